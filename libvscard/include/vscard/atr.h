@@ -1,0 +1,53 @@
+// Answer-To-Reset parsing (ISO/IEC 7816-3 section 8) and QEMU's ATR acceptance rule.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace vscard {
+
+// ISO 7816-3 limits an ATR to 33 bytes (TS included).
+inline constexpr std::size_t kIsoMaxAtrSize = 33;
+
+// QEMU's passthru copies at most 40 ATR bytes (ccid-card-passthru.c, MAX_ATR_SIZE).
+inline constexpr std::size_t kQemuMaxAtrSize = 40;
+
+enum class AtrError {
+  None,
+  Empty,
+  BadTs,              // TS is neither 0x3B (direct) nor 0x3F (inverse)
+  Truncated,          // fewer bytes than T0/TDi/K announce
+  TooLong,            // more bytes than the structure (and TCK) account for, or > 33
+  MissingTck,         // a protocol other than T=0 is offered but TCK is absent
+  BadTck,             // XOR of T0..TCK is not zero
+};
+
+std::string_view to_string(AtrError error);
+
+struct AtrInfo {
+  bool inverse_convention = false;  // TS == 0x3F
+  // Bit n set when protocol T=n is offered by a TDi; T=0 is implicit when no
+  // TD1 is present (ISO 7816-3 8.2.3).
+  std::uint16_t protocols = 0;
+  std::optional<std::uint8_t> ta1, tb1, tc1, ta2;
+  std::span<const std::uint8_t> historical;  // view into the parsed ATR
+  bool has_tck = false;
+
+  bool offers(unsigned t) const { return t < 16 && (protocols & (1u << t)) != 0; }
+};
+
+// Parses and validates `atr` strictly per ISO 7816-3. The returned
+// `historical` view points into `atr`.
+std::optional<AtrInfo> parse_atr(std::span<const std::uint8_t> atr, AtrError* error = nullptr);
+
+// Exactly what QEMU's ccid-card-passthru accepts in an ATR message: its
+// check_atr() rule and the 40-byte cap. Used by HostSession's QEMU-exact policy.
+bool qemu_accepts_atr(std::span<const std::uint8_t> atr);
+
+// "T=0", "T=1", "T=0,T=1", ... for logs and reports.
+std::string protocols_to_string(const AtrInfo& info);
+
+}  // namespace vscard

@@ -1,0 +1,185 @@
+// Incremental decoder (see vscard/decoder.h for the contract).
+#include "vscard/decoder.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "wire/byte_order.h"
+#include "wire/utf8.h"
+
+namespace vscard {
+namespace {
+
+DecodedHeader read_header(const std::uint8_t* p) {
+  return {wire::load_be32(p), wire::load_be32(p + 4), wire::load_be32(p + 8)};
+}
+
+Decoded malformed(const DecodedHeader& header, DecodeError error) {
+  Decoded d;
+  d.status = DecodeStatus::Malformed;
+  d.error = error;
+  d.header = header;
+  return d;
+}
+
+// A Reconnect field: the text before the first NUL; nullopt if there is none.
+std::optional<std::string_view> reconnect_field(Bytes field) {
+  auto nul = std::find(field.begin(), field.end(), std::uint8_t{0});
+  if (nul == field.end()) return std::nullopt;
+  return std::string_view(reinterpret_cast<const char*>(field.data()),
+                          static_cast<std::size_t>(nul - field.begin()));
+}
+
+}  // namespace
+
+std::string_view to_string(DecodeError error) {
+  switch (error) {
+    case DecodeError::None: return "no error";
+    case DecodeError::MessageTooLarge: return "message length exceeds the limit";
+    case DecodeError::InitTooShort: return "Init shorter than magic, version and one capability word";
+    case DecodeError::InitBadLength: return "Init length is not a whole number of 32-bit words";
+    case DecodeError::BadMagic: return "Init magic is not VSCD";
+    case DecodeError::ErrorBadLength: return "Error payload is not 4 bytes";
+    case DecodeError::ReaderNameNotUtf8: return "ReaderAdd name is not valid UTF-8";
+    case DecodeError::ReconnectBadLength: return "Reconnect payload is not two 128-byte fields";
+    case DecodeError::ReconnectNotTerminated: return "Reconnect field is not NUL-terminated";
+  }
+  return "unknown decode error";
+}
+
+Decoder::Decoder(std::size_t max_message_size)
+    : max_message_size_(std::max(max_message_size, kHeaderSize)) {}
+
+void Decoder::reset() {
+  buffer_.clear();
+  fatal_ = DecodeError::None;
+  fatal_header_ = {};
+}
+
+Decoded Decoder::next(Bytes& input) {
+  if (fatal_ != DecodeError::None) {
+    Decoded d;
+    d.status = DecodeStatus::Fatal;
+    d.error = fatal_;
+    d.header = fatal_header_;
+    return d;
+  }
+  // The previous call may have returned a message held in buffer_: its views
+  // expired with this call, so the buffer can be reused.
+  if (buffer_.size() >= kHeaderSize &&
+      buffer_.size() == kHeaderSize + read_header(buffer_.data()).length) {
+    buffer_.clear();
+  }
+
+  auto too_large = [&](const DecodedHeader& header) {
+    fatal_ = DecodeError::MessageTooLarge;
+    fatal_header_ = header;
+    buffer_.clear();
+    return next(input);
+  };
+
+  // Fast path: a whole message at the front of the input is parsed in place.
+  if (buffer_.empty() && input.size() >= kHeaderSize) {
+    const DecodedHeader header = read_header(input.data());
+    if (header.length > max_message_size_ - kHeaderSize) return too_large(header);
+    const std::size_t total = kHeaderSize + header.length;
+    if (input.size() >= total) {
+      Bytes payload = input.subspan(kHeaderSize, header.length);
+      input = input.subspan(total);
+      return parse(header, payload);
+    }
+  }
+
+  // Slow path: gather the header, then the payload, into buffer_.
+  while (!input.empty()) {
+    if (buffer_.size() < kHeaderSize) {
+      const std::size_t take = std::min(kHeaderSize - buffer_.size(), input.size());
+      buffer_.insert(buffer_.end(), input.begin(), input.begin() + take);
+      input = input.subspan(take);
+      if (buffer_.size() < kHeaderSize) break;
+      const DecodedHeader header = read_header(buffer_.data());
+      // Refuse from the header alone, before buffering a byte of the payload.
+      if (header.length > max_message_size_ - kHeaderSize) return too_large(header);
+      buffer_.reserve(kHeaderSize + header.length);
+    }
+    const DecodedHeader header = read_header(buffer_.data());
+    const std::size_t total = kHeaderSize + header.length;
+    const std::size_t take = std::min(total - buffer_.size(), input.size());
+    buffer_.insert(buffer_.end(), input.begin(), input.begin() + take);
+    input = input.subspan(take);
+    if (buffer_.size() == total) {
+      return parse(header, Bytes(buffer_).subspan(kHeaderSize));
+    }
+  }
+  return Decoded{};
+}
+
+Decoded Decoder::parse(const DecodedHeader& header, Bytes payload) {
+  Decoded d;
+  d.status = DecodeStatus::Message;
+  d.header = header;
+  d.message.reader_id = header.reader_id;
+  const char* text = reinterpret_cast<const char*>(payload.data());
+
+  switch (header.type) {
+    case static_cast<std::uint32_t>(MessageType::Init): {
+      if (payload.size() < 12) return malformed(header, DecodeError::InitTooShort);
+      if (payload.size() % 4 != 0) return malformed(header, DecodeError::InitBadLength);
+      Init init;
+      init.magic = wire::load_be32(payload.data());
+      if (init.magic != kMagic) return malformed(header, DecodeError::BadMagic);
+      init.version = wire::load_be32(payload.data() + 4);
+      const std::size_t words = (payload.size() - 8) / 4;
+      init.capabilities.count = static_cast<std::uint32_t>(words);
+      for (std::size_t i = 0; i < words && i < Capabilities::kMaxCapabilityWords; ++i) {
+        init.capabilities.words[i] = wire::load_be32(payload.data() + 8 + 4 * i);
+      }
+      d.message.body = init;
+      return d;
+    }
+    case static_cast<std::uint32_t>(MessageType::Error):
+      if (payload.size() != 4) return malformed(header, DecodeError::ErrorBadLength);
+      d.message.body = Error{wire::load_be32(payload.data())};
+      return d;
+    case static_cast<std::uint32_t>(MessageType::ReaderAdd): {
+      std::string_view name(text, payload.size());
+      if (!name.empty() && name.back() == '\0') name.remove_suffix(1);
+      if (!wire::is_valid_utf8(name)) return malformed(header, DecodeError::ReaderNameNotUtf8);
+      d.message.body = ReaderAdd{name};
+      return d;
+    }
+    case static_cast<std::uint32_t>(MessageType::ReaderRemove):
+      d.message.body = ReaderRemove{};
+      return d;
+    case static_cast<std::uint32_t>(MessageType::Atr):
+      d.message.body = Atr{payload};
+      return d;
+    case static_cast<std::uint32_t>(MessageType::CardRemove):
+      d.message.body = CardRemove{};
+      return d;
+    case static_cast<std::uint32_t>(MessageType::Apdu):
+      d.message.body = Apdu{payload};
+      return d;
+    case static_cast<std::uint32_t>(MessageType::Flush):
+      d.message.body = Flush{};
+      return d;
+    case static_cast<std::uint32_t>(MessageType::FlushComplete):
+      d.message.body = FlushComplete{};
+      return d;
+    case static_cast<std::uint32_t>(MessageType::Reconnect): {
+      if (payload.size() != 2 * kReconnectFieldSize) {
+        return malformed(header, DecodeError::ReconnectBadLength);
+      }
+      auto host = reconnect_field(payload.first(kReconnectFieldSize));
+      auto port = reconnect_field(payload.subspan(kReconnectFieldSize));
+      if (!host || !port) return malformed(header, DecodeError::ReconnectNotTerminated);
+      d.message.body = Reconnect{*host, *port};
+      return d;
+    }
+    default:
+      d.message.body = Unknown{header.type, payload};
+      return d;
+  }
+}
+
+}  // namespace vscard
