@@ -1,0 +1,199 @@
+// ClientSession: the card-owning side of VSCard, as a sans-I/O state machine.
+//
+// No sockets, no threads, no clocks. The program feeds received bytes to
+// receive(), gets events through the handler given at construction (called
+// synchronously from receive() and from the command methods), calls commands,
+// and writes pending_output() to the transport, then consume_output(n).
+//
+//   ClientSession session(options, [&](const ClientEvent& e) { ... });
+//   auto reader = session.add_reader("Virtual Reader");
+//   transport.write(session.pending_output()); session.consume_output(n);
+//
+// Views inside an event (APDU bytes, names) are valid only during the handler call.
+// The handler may call any command method of the session it is called from.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "vscard/decoder.h"
+#include "vscard/message.h"
+
+namespace vscard {
+
+// A reader as the client knows it; stays valid for the session's lifetime and
+// across restart(). The host's ReaderId for it is assigned later.
+using ReaderHandle = std::uint32_t;
+
+namespace client_event {
+// The host's Init arrived. A version other than ours is only a warning (libcacard).
+struct HostInit {
+  std::uint32_t version = 0;
+  Capabilities capabilities{};
+  bool version_mismatch = false;
+};
+// The host answered ReaderAdd with Error(success); `id` came in its header.
+struct ReaderAccepted {
+  ReaderHandle reader = 0;
+  ReaderId id = 0;
+};
+// The host refused ReaderAdd (e.g. cannot add more readers), or assigned an id
+// already used by another reader of this session (QEMU gives every reader id 0:
+// one reader per connection). The session keeps running with its other readers.
+struct ReaderRejected {
+  ReaderHandle reader = 0;
+  std::uint32_t code = 0;
+  std::string_view reason;
+};
+// The host answered an ATR with an error code (QEMU: Error(general) for an ATR
+// its check_atr refuses).
+struct AtrRejected {
+  ReaderHandle reader = 0;
+  std::uint32_t code = 0;
+};
+// A command APDU for one of our readers. Answer with send_apdu_response() or
+// send_error(); until then the reader has an outstanding APDU.
+struct ApduReceived {
+  ReaderHandle reader = 0;
+  Bytes apdu;
+};
+// Extension: the host asks us to move to host:port (only if both Inits carry
+// kCapabilityReconnect).
+struct ReconnectRequested {
+  std::string_view host;
+  std::string_view port;
+};
+// An Error from the host that answers nothing we sent, or answers a
+// CardRemove/ReaderRemove with a failure code.
+struct HostError {
+  ReaderId id = 0;
+  std::uint32_t code = 0;
+};
+// The host broke a rule; the session answered as documented (docs/protocol.md)
+// and goes on. For the program's log.
+struct ProtocolViolation {
+  std::string_view what;
+};
+// The session cannot go on (wrong magic in the host's Init, undecodable stream).
+// pending_output() may still hold bytes; the program should close the connection.
+struct Closed {
+  std::string_view reason;
+};
+}  // namespace client_event
+
+using ClientEvent =
+    std::variant<client_event::HostInit, client_event::ReaderAccepted,
+                 client_event::ReaderRejected, client_event::AtrRejected,
+                 client_event::ApduReceived, client_event::ReconnectRequested,
+                 client_event::HostError, client_event::ProtocolViolation,
+                 client_event::Closed>;
+
+class ClientSession {
+ public:
+  struct Options {
+    // Capability word 0 of our Init; the Reconnect extension is on by default
+    // (QEMU ignores capability bits it does not know).
+    std::uint32_t capabilities = kCapabilityReconnect;
+    std::size_t max_message_size = kDefaultMaxMessageSize;
+  };
+  using EventHandler = std::function<void(const ClientEvent&)>;
+
+  ClientSession(Options options, EventHandler handler);
+
+  // --- input ---
+  // Decodes `data` (any split) and reports what it means through the handler.
+  void receive(Bytes data);
+
+  // --- output ---
+  Bytes pending_output() const { return Bytes(output_).subspan(output_sent_); }
+  void consume_output(std::size_t n);
+
+  // --- commands ---
+  // Adds a reader. ReaderAdd goes out once the host's Init has arrived and no
+  // other ReaderAdd is outstanding (one at a time, in order).
+  ReaderHandle add_reader(std::string name);
+  // Sends ATR for `reader` (or sends it as soon as the reader is accepted).
+  // False if the reader was rejected/removed or the ATR does not fit a message.
+  bool insert_card(ReaderHandle reader, Bytes atr);
+  // Sends CardRemove. An outstanding APDU on the reader stays owed: answer it
+  // (typically with send_error) so a pending Flush can complete.
+  bool remove_card(ReaderHandle reader);
+  // Sends ReaderRemove (after CardRemove if a card is in).
+  bool remove_reader(ReaderHandle reader);
+  // Answers the outstanding APDU of `reader`. False if none is outstanding.
+  bool send_apdu_response(ReaderHandle reader, Bytes response);
+  bool send_error(ReaderHandle reader, ErrorCode code);
+
+  // Starts over on a new connection: discards pending output and any partial
+  // input, queues Init, and re-announces every reader not removed (and its
+  // card) once the new host's Init has arrived. Outstanding APDUs are dropped.
+  void restart();
+
+  // --- state ---
+  bool host_init_received() const { return host_init_received_; }
+  bool closed() const { return closed_; }
+  const Capabilities& host_capabilities() const { return host_capabilities_; }
+  std::uint32_t host_version() const { return host_version_; }
+  // True when both Inits advertise the capability bit (word 0).
+  bool negotiated(std::uint32_t capability) const;
+
+  enum class ReaderState { Waiting, Adding, Active, Rejected, Removed };
+  struct ReaderInfo {
+    std::string name;
+    ReaderState state = ReaderState::Waiting;
+    ReaderId id = kUndefinedReaderId;
+    bool card_present = false;
+    std::vector<std::uint8_t> atr;
+    std::uint32_t outstanding_apdus = 0;
+  };
+  const ReaderInfo* reader(ReaderHandle handle) const;
+  std::size_t reader_count() const { return readers_.size(); }
+
+ private:
+  struct Pending;  // an acknowledgement the host owes us (see client_session.cc)
+  void emit(const ClientEvent& event);
+  void send(const Message& message);
+  void handle(const Message& message);
+  void handle_error(ReaderId id, std::uint32_t code);
+  void start_next_reader_add();
+  void announce_card(ReaderHandle reader);
+  void answered_one_apdu();
+  void close(std::string_view reason);
+  ReaderHandle* find_by_id(ReaderId id);
+
+  Options options_;
+  EventHandler handler_;
+  Decoder decoder_;
+  std::vector<std::uint8_t> output_;
+  std::size_t output_sent_ = 0;
+
+  bool host_init_received_ = false;
+  bool closed_ = false;
+  std::uint32_t host_version_ = 0;
+  Capabilities host_capabilities_{};
+
+  std::vector<ReaderInfo> readers_;     // indexed by ReaderHandle
+  std::vector<ReaderHandle> by_id_;     // scratch for find_by_id
+  // What each Error from the host answers, oldest first (replies come in order).
+  enum class Expect : std::uint8_t { ReaderAdd, Atr, CardRemove, ReaderRemove };
+  struct Ack {
+    Expect what;
+    ReaderHandle reader;
+  };
+  std::vector<Ack> acks_;
+  std::size_t acks_head_ = 0;
+  // Flush is answered after every APDU received before it (global sequence).
+  std::uint64_t apdus_received_ = 0;
+  std::uint64_t apdus_answered_ = 0;
+  struct PendingFlush {
+    std::uint64_t after;
+    ReaderId id;
+  };
+  std::vector<PendingFlush> flushes_;
+};
+
+}  // namespace vscard

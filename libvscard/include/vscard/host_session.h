@@ -1,0 +1,148 @@
+// HostSession: the card-using side of VSCard (what QEMU's ccid-card-passthru is),
+// as a sans-I/O state machine. Same shape as ClientSession: receive() bytes,
+// events through the handler, commands, pending_output()/consume_output().
+//
+// A HostPolicy chooses between reproducing QEMU 7.2 byte for byte (the default)
+// and a multi-reader host with ISO 7816-3 ATR checks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "vscard/decoder.h"
+#include "vscard/message.h"
+
+namespace vscard {
+
+struct HostPolicy {
+  enum class Mode {
+    // What QEMU 7.2's ccid-card-passthru does (DESIGN.md, measured): every
+    // ReaderAdd gets Error(success) with reader id 0, QEMU's check_atr and
+    // 40-byte cap, Error(general) for types it does not handle, the connection
+    // dropped past 64 KiB of unparsed input, Init answered even when malformed.
+    Qemu,
+    // Up to max_readers readers with their own ids, ISO ATR checks, Error codes
+    // for every violation, the Reconnect extension advertised.
+    Multi,
+  };
+  Mode mode = Mode::Qemu;
+  std::uint32_t max_readers = 1;  // Multi only
+  std::size_t max_message_size = kDefaultMaxMessageSize;
+
+  static HostPolicy qemu() { return {}; }
+  static HostPolicy multi(std::uint32_t max_readers) {
+    return {Mode::Multi, max_readers, kDefaultMaxMessageSize};
+  }
+};
+
+namespace host_event {
+// The client's Init (answered already). `magic_ok` false: QEMU answers anyway.
+struct ClientInit {
+  std::uint32_t version = 0;
+  Capabilities capabilities{};
+  bool magic_ok = true;
+  bool version_mismatch = false;
+};
+struct ReaderAdded {
+  ReaderId id = 0;
+  std::string_view name;
+};
+// ReaderAdd refused (Multi: more than max_readers).
+struct ReaderRefused {
+  std::string_view name;
+  std::uint32_t code = 0;
+};
+struct ReaderRemoved {
+  ReaderId id = 0;
+};
+// An ATR arrived; `accepted` tells what the host answered.
+struct CardInserted {
+  ReaderId id = 0;
+  Bytes atr;
+  bool accepted = false;
+};
+struct CardRemoved {
+  ReaderId id = 0;
+};
+// The client's answer to send_apdu().
+struct ApduResponse {
+  ReaderId id = 0;
+  Bytes response;
+};
+// The client answered an APDU with Error instead of a response.
+struct ApduError {
+  ReaderId id = 0;
+  std::uint32_t code = 0;
+};
+struct FlushCompleted {
+  ReaderId id = 0;
+};
+// The client broke a rule; the session answered as the policy says and goes on.
+struct ProtocolViolation {
+  std::string_view what;
+};
+// The session is over (QEMU policy: input overflow); the program closes the
+// connection after writing pending_output().
+struct Closed {
+  std::string_view reason;
+};
+}  // namespace host_event
+
+using HostEvent =
+    std::variant<host_event::ClientInit, host_event::ReaderAdded, host_event::ReaderRefused,
+                 host_event::ReaderRemoved, host_event::CardInserted, host_event::CardRemoved,
+                 host_event::ApduResponse, host_event::ApduError, host_event::FlushCompleted,
+                 host_event::ProtocolViolation, host_event::Closed>;
+
+class HostSession {
+ public:
+  using EventHandler = std::function<void(const HostEvent&)>;
+
+  HostSession(HostPolicy policy, EventHandler handler);
+
+  void receive(Bytes data);
+  Bytes pending_output() const { return Bytes(output_).subspan(output_sent_); }
+  void consume_output(std::size_t n);
+
+  // Sends a command APDU to the card in `id`. False if there is no such reader,
+  // no card, or an APDU to it is still outstanding (one at a time per reader).
+  bool send_apdu(ReaderId id, Bytes apdu);
+  // Sends Flush; FlushCompleted follows when the client has answered.
+  bool flush(ReaderId id = 0);
+  // Extension: only if the client's Init advertised kCapabilityReconnect
+  // (never in Qemu mode). False otherwise, or if a field does not fit.
+  bool request_reconnect(std::string_view host, std::string_view port);
+
+  struct ReaderInfo {
+    ReaderId id = 0;
+    std::string name;
+    bool card_present = false;
+    std::vector<std::uint8_t> atr;
+    bool apdu_outstanding = false;
+  };
+  const std::vector<ReaderInfo>& readers() const { return readers_; }
+  const ReaderInfo* reader(ReaderId id) const;
+
+  bool client_init_received() const { return client_init_received_; }
+  const Capabilities& client_capabilities() const { return client_capabilities_; }
+  bool closed() const { return closed_; }
+  const HostPolicy& policy() const { return policy_; }
+
+ private:
+  HostPolicy policy_;
+  EventHandler handler_;
+  Decoder decoder_;
+  std::vector<std::uint8_t> output_;
+  std::size_t output_sent_ = 0;
+  bool client_init_received_ = false;
+  bool closed_ = false;
+  Capabilities client_capabilities_{};
+  std::vector<ReaderInfo> readers_;
+};
+
+}  // namespace vscard

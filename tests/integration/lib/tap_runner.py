@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""Runs one integration test module (Python unittest) and reports it as TAP.
+
+Usage: tap_runner.py MODULE_PATH [--build-dir DIR]
+
+Meson registers each integration test module with protocol 'tap', so every test
+method is counted on its own in the summary. A test that cannot run here (a real
+peer missing, no permission for network namespaces) calls self.skipTest(reason)
+and is reported as "ok N name # SKIP reason".
+"""
+import importlib.util
+import os
+import sys
+import traceback
+import unittest
+
+
+class TapResult(unittest.TestResult):
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def _line(self, ok, test, directive=""):
+        self.n += 1
+        name = test.id().split(".", 1)[-1]
+        print(f"{'ok' if ok else 'not ok'} {self.n} {name}{directive}", flush=True)
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self._line(True, test)
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._line(False, test)
+        self._diag(err)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._line(False, test)
+        self._diag(err)
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self._line(True, test, f" # SKIP {reason}")
+
+    def _diag(self, err):
+        for line in "".join(traceback.format_exception(*err)).splitlines():
+            print(f"# {line}", flush=True)
+
+
+def main():
+    path = sys.argv[1]
+    if "--build-dir" in sys.argv:
+        os.environ["VSCARD_BUILD_DIR"] = sys.argv[sys.argv.index("--build-dir") + 1]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("itest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    suite = unittest.defaultTestLoader.loadTestsFromModule(module)
+    print(f"1..{suite.countTestCases()}", flush=True)
+    result = TapResult()
+    suite.run(result)
+    sys.exit(0 if result.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    main()
