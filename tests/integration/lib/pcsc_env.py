@@ -1,0 +1,329 @@
+"""A real PC/SC stack for integration tests: our own pcscd plus vsmartcard cards.
+
+    env = PcscEnv()          # raises unittest.SkipTest with the reason if it cannot run
+    env.start()              # pcscd -f, waits until its readers are listed
+    env.start_vicc(slot=0)   # vicc -t iso7816 -> card in "Virtual PCD 00 00"
+    env.wait_card(0)         # until opensc-tool -l shows the card
+    ...
+    env.close()              # kills only the processes this object started
+
+Facts this relies on (checked on Debian 12):
+- pcscd 1.9.9 run as root with -f stays in the foreground and serves
+  /run/pcscd/pcscd.comm; only one pcscd can run on a machine, so a pcscd we did
+  not start means the test skips (we never kill it).
+- vsmartcard-vpcd's /etc/reader.conf.d/vpcd gives CHANNELID 0x8C7B (35963); its
+  ifd handler opens one listening port per slot, CHANNELID + slot, two slots by
+  default (vsmartcard configure.ac, --enable-vpcdslots=2), which pcscd names
+  "Virtual PCD 00 00" and "Virtual PCD 00 01".
+- A card program connects to that port; vpcd treats a connected program as an
+  inserted card and a closed connection as a removed one (ifd-vpcd.c,
+  IFDHICCPresence -> vicc_present). vicc exits when vpcd closes its connection
+  (pcscd stopped), so restart_pcscd() starts the cards again.
+- Debian's vicc needs PYTHONPATH with /usr/lib/python3/site-packages/virtualsmartcard
+  and a folder where "Crypto" links to python3-pycryptodome's Cryptodome.
+
+Only the standard library is used.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+PCSCD = "/usr/sbin/pcscd"
+VICC = "/usr/bin/vicc"
+OPENSC_TOOL = "/usr/bin/opensc-tool"
+VPCD_CONF = "/etc/reader.conf.d/vpcd"
+VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
+VICC_PYTHONPATH = "/usr/lib/python3/site-packages/virtualsmartcard"
+CRYPTODOME = "/usr/lib/python3/dist-packages/Cryptodome"
+PCSCD_SOCKET = "/run/pcscd/pcscd.comm"
+VPCD_BASE_PORT = 35963
+VPCD_SLOTS = 2
+READER_PREFIX = "Virtual PCD 00 0"
+
+
+def reader_name(slot):
+    """pcscd's name for vpcd slot `slot` (0 or 1)."""
+    return f"{READER_PREFIX}{slot}"
+
+
+def vpcd_port(slot):
+    return VPCD_BASE_PORT + slot
+
+
+def _proc_is_live_pcscd(pid):
+    """True if /proc/PID is a pcscd that is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+    except OSError:
+        return False
+    # "PID (comm) STATE ..."; comm may hold spaces, so split at the last ')'.
+    comm = stat[stat.find("(") + 1:stat.rfind(")")]
+    state = stat[stat.rfind(")") + 2:stat.rfind(")") + 3]
+    return comm == "pcscd" and state not in ("Z", "X")
+
+
+def running_pcscd_pids():
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _proc_is_live_pcscd(int(entry)):
+            pids.append(int(entry))
+    return pids
+
+
+def _socket_answers(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(1)
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def parse_opensc_readers(text):
+    """opensc-tool -l output -> list of (index, name, card_present)."""
+    readers = []
+    for line in text.splitlines():
+        m = re.match(r"^(\d+)\s+(Yes|No)\s+(.*\S)\s*$", line)
+        if m:
+            name = m.group(3)
+            # The Features column ("PIN pad") sits between Card and Name.
+            name = re.sub(r"^PIN pad\s+", "", name)
+            readers.append((int(m.group(1)), name, m.group(2) == "Yes"))
+    return readers
+
+
+class PcscEnv:
+    """Our own pcscd and card programs; kills only what it started."""
+
+    def __init__(self, workdir=None):
+        missing = [p for p in (PCSCD, VICC, OPENSC_TOOL, VPCD_CONF, VPCD_DRIVER)
+                   if not os.path.exists(p)]
+        if not os.path.isdir(CRYPTODOME):
+            missing.append(CRYPTODOME + " (python3-pycryptodome)")
+        if missing:
+            raise unittest.SkipTest("PC/SC stack not installed: missing " + ", ".join(missing)
+                                    + " (packages pcscd opensc vsmartcard-vpcd vsmartcard-vpicc"
+                                    " python3-pycryptodome)")
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("pcscd must run as root (it serves /run/pcscd)")
+        self._own_workdir = workdir is None
+        self.workdir = workdir or tempfile.mkdtemp(prefix="vscard-pcsc-")
+        self.pcscd = None
+        self._pcscd_log = None
+        self.cards = {}          # slot -> (Popen, argv, log file)
+        self._pcscd_starts = 0
+        crypto = os.path.join(self.workdir, "cryptolink")
+        os.makedirs(crypto, exist_ok=True)
+        link = os.path.join(crypto, "Crypto")
+        if not os.path.islink(link):
+            os.symlink(CRYPTODOME, link)
+        self.vicc_env = dict(os.environ)
+        self.vicc_env["PYTHONPATH"] = VICC_PYTHONPATH + os.pathsep + crypto
+
+    # ---- pcscd ----
+    def start(self, timeout=15):
+        """Starts pcscd in the foreground and waits until vpcd's readers are listed."""
+        if self.pcscd is not None and self.pcscd.poll() is None:
+            return
+        foreign = [p for p in running_pcscd_pids()
+                   if self.pcscd is None or p != self.pcscd.pid]
+        if foreign:
+            raise unittest.SkipTest(
+                f"a pcscd this test did not start is running (pid {foreign[0]}); "
+                "only one pcscd can run on a machine, so the real-PC/SC tests skip "
+                "rather than stop it")
+        self._pcscd_starts += 1
+        log_path = os.path.join(self.workdir, f"pcscd.{self._pcscd_starts}.log")
+        self._pcscd_log = open(log_path, "wb")
+        self.pcscd = subprocess.Popen([PCSCD, "-f"], stdout=self._pcscd_log,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pcscd.poll() is not None:
+                raise RuntimeError(f"pcscd exited with {self.pcscd.returncode}: "
+                                   + self.pcscd_log_text()[-2000:])
+            if _socket_answers(PCSCD_SOCKET):
+                names = [r[1] for r in self.readers()]
+                if all(reader_name(s) in names for s in range(VPCD_SLOTS)):
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("pcscd did not list vpcd's readers within "
+                           f"{timeout} s: " + self.pcscd_log_text()[-2000:])
+
+    def pcscd_log_text(self):
+        path = os.path.join(self.workdir, f"pcscd.{self._pcscd_starts}.log")
+        try:
+            with open(path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop_pcscd(self):
+        """Stops our pcscd (SIGTERM, then SIGKILL). Card programs connected to vpcd
+        see their connection closed."""
+        if self.pcscd is None:
+            return
+        _terminate(self.pcscd)
+        self.pcscd = None
+        if self._pcscd_log:
+            self._pcscd_log.close()
+            self._pcscd_log = None
+
+    def restart_pcscd(self, restart_cards=True):
+        """Stops pcscd, starts it again, and (by default) starts again the card
+        programs that were running, waiting until their cards are listed."""
+        slots = [s for s, c in self.cards.items() if c[0].poll() is None]
+        self.stop_pcscd()
+        for slot in list(self.cards):
+            self.stop_card(slot)
+        self.start()
+        if restart_cards:
+            for slot in slots:
+                self.start_vicc(slot)
+                self.wait_card(slot)
+
+    # ---- cards ----
+    def start_vicc(self, slot=0, card_type="iso7816", extra_args=()):
+        """Starts vicc as the card in vpcd slot `slot`."""
+        argv = ["/usr/bin/python3", VICC, "-t", card_type, "-v", "-P", str(vpcd_port(slot)),
+                "-H", "127.0.0.1", *extra_args]
+        return self.start_card_program(slot, argv, env=self.vicc_env)
+
+    def start_scripted_card(self, slot=0, delay=5.0, atr=None):
+        """Starts lib/vpcd_card.py (a stdlib card with a slow INS 5A) in `slot`."""
+        argv = ["/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                 "vpcd_card.py"),
+                "--port", str(vpcd_port(slot)), "--delay", str(delay)]
+        if atr:
+            argv += ["--atr", atr]
+        return self.start_card_program(slot, argv)
+
+    def start_card_program(self, slot, argv, env=None):
+        """Starts any program that connects to vpcd's port for `slot` as a card."""
+        self.stop_card(slot)
+        log = open(os.path.join(self.workdir, f"card{slot}.log"), "ab")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env or os.environ)
+        self.cards[slot] = (proc, argv, log)
+        return proc
+
+    def stop_card(self, slot):
+        card = self.cards.pop(slot, None)
+        if card:
+            _terminate(card[0])
+            card[2].close()
+
+    def card_log_text(self, slot):
+        try:
+            with open(os.path.join(self.workdir, f"card{slot}.log"), "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    # ---- observation through the real PC/SC client side ----
+    def readers(self):
+        """(index, name, card_present) for every reader pcscd lists, via opensc-tool -l."""
+        r = subprocess.run([OPENSC_TOOL, "-l"], capture_output=True, text=True, timeout=30)
+        return parse_opensc_readers(r.stdout)
+
+    def reader_index(self, name):
+        for index, n, _ in self.readers():
+            if n == name:
+                return index
+        return None
+
+    def card_present(self, slot_or_name):
+        name = reader_name(slot_or_name) if isinstance(slot_or_name, int) else slot_or_name
+        return any(n == name and present for _, n, present in self.readers())
+
+    def wait_card(self, slot_or_name, present=True, timeout=20):
+        """Waits until opensc-tool -l shows (or no longer shows) a card in the reader."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.card_present(slot_or_name) == present:
+                return
+            if isinstance(slot_or_name, int) and present:
+                card = self.cards.get(slot_or_name)
+                if card and card[0].poll() is not None:
+                    raise RuntimeError(f"card program for slot {slot_or_name} exited with "
+                                       f"{card[0].returncode}: "
+                                       + self.card_log_text(slot_or_name)[-2000:])
+            time.sleep(0.2)
+        raise AssertionError(f"card in {slot_or_name!r} not {'present' if present else 'gone'}"
+                             f" within {timeout} s; readers: {self.readers()}")
+
+    def send_apdus(self, reader, apdus, timeout=60):
+        """Runs opensc-tool -r INDEX -s APDU... on reader name or slot; returns
+        [(response data hex, sw hex)] and the raw output."""
+        name = reader_name(reader) if isinstance(reader, int) else reader
+        index = self.reader_index(name)
+        if index is None:
+            raise AssertionError(f"reader {name!r} not listed: {self.readers()}")
+        argv = [OPENSC_TOOL, "-r", str(index)]
+        for apdu in apdus:
+            argv += ["-s", apdu]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        return parse_opensc_apdu_output(r.stdout), r.stdout + r.stderr
+
+    def close(self):
+        for slot in list(self.cards):
+            self.stop_card(slot)
+        self.stop_pcscd()
+        if self._own_workdir and not os.environ.get("VSCARD_KEEP_TMP"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def parse_opensc_apdu_output(text):
+    """opensc-tool -s output -> [(data hex uppercase, "SW1SW2" hex)] in order."""
+    results = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = re.match(r"^Received \(SW1=0x([0-9A-Fa-f]{2}), SW2=0x([0-9A-Fa-f]{2})\)(:?)", lines[i])
+        i += 1
+        if not m:
+            continue
+        data = ""
+        if m.group(3):
+            # Hex dump lines: k "XX " groups then k ASCII characters (k <= 16),
+            # so a line is 4k characters long; the ASCII column may look like hex.
+            while i < len(lines) and _hex_dump_line(lines[i]) is not None:
+                data += _hex_dump_line(lines[i])
+                i += 1
+        results.append((data, (m.group(1) + m.group(2)).upper()))
+    return results
+
+
+def _hex_dump_line(line):
+    k = len(line) // 4
+    if k == 0 or k > 16 or len(line) != 4 * k:
+        return None
+    if not re.fullmatch(r"([0-9A-F]{2} ){%d}" % k, line[:3 * k]):
+        return None
+    return line[:3 * k].replace(" ", "")
+
+
+def _terminate(proc, timeout=10):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+
+
+def terminate(proc, timeout=10):
+    """SIGTERM, then SIGKILL after `timeout` s; for tests' own processes."""
+    _terminate(proc, timeout)
