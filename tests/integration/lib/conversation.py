@@ -1,0 +1,107 @@
+"""Plays scripted client conversations against a VSCard host and records its replies.
+
+A conversation is a list of steps: Send(bytes) writes bytes and (unless
+settle=False) collects what the host answers until it has been quiet for a
+moment; Reconnect() closes the connection and opens a new one. The transcript
+records, per step, the bytes the host sent and whether it closed the connection,
+so two hosts (QEMU and vschost --mode qemu) can be compared byte for byte.
+"""
+import socket
+from dataclasses import dataclass, field
+
+from vscard_peer import describe
+
+# How long the host must stay silent before a step's reply counts as complete.
+# Both hosts answer synchronously; this only bounds the wait.
+DEFAULT_QUIET = 0.25
+
+
+@dataclass
+class Send:
+    data: bytes
+    settle: bool = True
+
+
+@dataclass
+class Reconnect:
+    pass
+
+
+@dataclass
+class Conversation:
+    name: str
+    steps: list
+    doc: str = ""
+
+
+@dataclass
+class Transcript:
+    # One entry per step: (connection number, step number, reply bytes, closed after it)
+    entries: list = field(default_factory=list)
+
+    def comparable(self):
+        return [(c, s, r, closed) for c, s, r, closed in self.entries]
+
+    def render(self):
+        lines = []
+        for c, s, r, closed in self.entries:
+            lines.append(f"  conn {c} step {s}: {describe(r)}{' [closed]' if closed else ''}")
+        return "\n".join(lines)
+
+
+def _drain(sock, quiet):
+    """Reads until the host is quiet for `quiet` seconds or closes. Returns (bytes, closed)."""
+    out = b""
+    sock.settimeout(quiet)
+    while True:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            return out, False
+        except (ConnectionResetError, BrokenPipeError):
+            return out, True
+        if not data:
+            return out, True
+        out += data
+
+
+def play(connect, conversation, quiet=DEFAULT_QUIET):
+    """Plays `conversation` using connect() -> socket. Returns a Transcript.
+
+    After the host closes, the remaining sends of that connection are skipped
+    (recorded with empty replies) and the next Reconnect opens a fresh one."""
+    t = Transcript()
+    conn_no = 0
+    sock = connect()
+    closed = False
+    pending = b""  # bytes received during settle=False sends
+    try:
+        for step_no, step in enumerate(conversation.steps):
+            if isinstance(step, Reconnect):
+                sock.close()
+                conn_no += 1
+                sock = connect()
+                closed = False
+                t.entries.append((conn_no, step_no, b"", False))
+                continue
+            if closed:
+                t.entries.append((conn_no, step_no, b"", True))
+                continue
+            try:
+                sock.sendall(step.data)
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+            if not step.settle and not closed:
+                # Pick up what is already there without waiting, to keep buffers moving.
+                got, closed = _drain(sock, 0.0001)
+                pending += got
+                continue
+            got, now_closed = (b"", True) if closed else _drain(sock, quiet)
+            closed = closed or now_closed
+            t.entries.append((conn_no, step_no, pending + got, closed))
+            pending = b""
+        if pending:
+            t.entries.append((conn_no, len(conversation.steps), pending, closed))
+    finally:
+        sock.close()
+    return t
