@@ -78,8 +78,6 @@ class Decoder {
   void reset();
 
  private:
-  Decoded parse(const DecodedHeader& header, Bytes payload);
-
   std::size_t max_message_size_;
   std::vector<std::uint8_t> buffer_;  // a partial message, header first
   DecodedHeader fatal_header_{};
