@@ -1,0 +1,272 @@
+// libcacard card source (see cacard_source.h).
+#include "cacard_source.h"
+
+#include <atomic>
+#include <utility>
+
+#include <libcacard.h>
+#include <cert.h>
+#include <pk11pub.h>
+
+#include "emul_args.h"
+#include "nss_handles.h"
+
+namespace vscclient {
+namespace {
+
+// libcacard reader ids start undefined ((vreader_id_t)-1); vscclient gives each
+// reader its own id with vreader_set_id() so that it can be found again with
+// vreader_get_reader_by_id() from any thread.
+std::atomic<SourceReaderId> next_reader_id{0};
+
+// An ATR is at most 33 bytes (ISO 7816-3); QEMU copies up to 40.
+constexpr int kAtrBufferSize = 64;
+
+std::shared_ptr<VReaderStruct> reader_ref(VReader* reader) {
+  return {vreader_reference(reader), vreader_free};
+}
+
+bool db_directory_usable(const std::string& dir) {
+  // The sql: format is what NSS uses by default since 3.35; the legacy dbm
+  // format (cert8.db) still opens.
+  for (const char* file : {"cert9.db", "cert8.db"}) {
+    g_autofree char* path = g_build_filename(dir.c_str(), file, nullptr);
+    if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+CacardSource::CacardSource(std::string emul_args) : emul_args_(std::move(emul_args)) {}
+
+CacardSource::~CacardSource() { stop(); }
+
+bool CacardSource::start(GMainContext* context, CardSourceListener& listener, std::string* error) {
+  std::string parse_error;
+  auto summary = summarize_emul_args(emul_args_, &parse_error);
+  if (!summary) {
+    *error = "bad emulator arguments (-e): " + parse_error;
+    return false;
+  }
+  use_hw_ = summary->use_hw;
+  std::string db = summary->db.value_or(kAnchorDefaultDb);
+  std::string dir = nss_db_directory(db);
+  if (!summary->passthru && !db_directory_usable(dir)) {
+    *error = "no NSS database in '" + dir + "': create one with `certutil -N -d sql:" + dir +
+             "`, name another with --nss-db DIR (or -e 'db=\"sql:DIR\"'), or use --soft-card";
+    return false;
+  }
+
+  VCardEmulOptions* options = nullptr;
+  if (!emul_args_.empty()) {
+    options = vcard_emul_options(emul_args_.c_str());
+    if (options == nullptr) {
+      *error = "libcacard rejected the emulator arguments '" + emul_args_ + "'";
+      return false;
+    }
+  }
+  VCardEmulError rv = vcard_emul_init(options);
+  if (rv == VCARD_EMUL_INIT_ALREADY_INITED) {
+    *error = "libcacard is already initialized in this process";
+    return false;
+  }
+  if (rv != VCARD_EMUL_OK) {
+    *error = "libcacard could not open the NSS database '" + db +
+             "' or found none of its certificates; check the path and the nicknames "
+             "with `certutil -L -d sql:" + dir + "`";
+    return false;
+  }
+  if (!check_certificates(dir, error)) {
+    stop();
+    return false;
+  }
+
+  listener_ = &listener;
+  poster_ = std::make_unique<MainContextPoster>(context);
+  // A few threads: enough that one slow token does not hold up other readers.
+  pool_ = std::make_unique<WorkerPool>(context, 4);
+  started_ = true;
+  events_ = std::thread([this] { event_thread(); });
+  return true;
+}
+
+bool CacardSource::check_certificates(const std::string& dir, std::string* error) {
+  auto summary = summarize_emul_args(emul_args_, nullptr);
+  for (const std::string& name : summary->soft_cert_names) {
+    nss::Certificate cert(PK11_FindCertFromNickname(name.c_str(), nullptr));
+    if (!cert) {
+      *error = "certificate '" + name + "' is not in the NSS database '" + dir +
+               "'; `certutil -L -d sql:" + dir + "` lists the nicknames it holds";
+      return false;
+    }
+  }
+  return true;
+}
+
+void CacardSource::event_thread() {
+  while (true) {
+    VEvent* raw = vevent_wait_next_vevent();
+    if (raw == nullptr) break;
+    EventRef event(raw, vevent_delete);
+    // stop() queues a reader-less VEVENT_LAST to end this loop.
+    if (event->type == VEVENT_LAST && event->reader == nullptr) break;
+    if (event->type == VEVENT_READER_INSERT &&
+        vreader_get_id(event->reader) == static_cast<vreader_id_t>(-1)) {
+      vreader_set_id(event->reader, next_reader_id.fetch_add(1));
+    }
+    poster_->post([this, event] { handle_event(event); });
+  }
+}
+
+CacardSource::Reader* CacardSource::find(SourceReaderId id) {
+  auto it = readers_.find(id);
+  return it == readers_.end() ? nullptr : &it->second;
+}
+
+void CacardSource::handle_event(EventRef event) {
+  SourceReaderId id = vreader_get_id(event->reader);
+  switch (event->type) {
+    case VEVENT_READER_INSERT: {
+      if (find(id) != nullptr) return;
+      Reader& reader = readers_[id];
+      reader.vreader = reader_ref(event->reader);
+      const char* name = vreader_get_name(event->reader);
+      reader.name = name != nullptr ? name : "";
+      g_debug("libcacard reader %u added: %s", id, reader.name.c_str());
+      listener_->reader_added(*this, id, reader.name);
+      return;
+    }
+    case VEVENT_CARD_INSERT: {
+      if (find(id) == nullptr) return;
+      // Power on in the reader's lane: it resets the card's state (applet,
+      // login) as a fresh insertion does, and reads the ATR to announce.
+      auto atr = std::make_shared<std::vector<std::uint8_t>>();
+      pool_->submit(
+          id,
+          [event, atr]() mutable {
+            std::vector<std::uint8_t> buffer(kAtrBufferSize);
+            int len = kAtrBufferSize;
+            if (vreader_power_on(event->reader, buffer.data(), &len) == VREADER_OK && len > 0) {
+              buffer.resize(static_cast<std::size_t>(len));
+              *atr = std::move(buffer);
+            }
+            event.reset();  // frees the event's card reference on this thread
+          },
+          [this, id, atr] {
+            Reader* reader = find(id);
+            if (reader == nullptr || atr->empty()) return;  // removed meanwhile
+            reader->card_reported = true;
+            listener_->card_inserted(*this, id, *atr);
+          });
+      return;
+    }
+    case VEVENT_CARD_REMOVE:
+    case VEVENT_READER_REMOVE: {
+      bool reader_gone = event->type == VEVENT_READER_REMOVE;
+      // Through the lane, so it is reported after an insertion still in flight.
+      pool_->submit(
+          id, [event]() mutable { event.reset(); },
+          [this, id, reader_gone] {
+            Reader* reader = find(id);
+            if (reader == nullptr) return;
+            if (reader->card_reported) {
+              reader->card_reported = false;
+              listener_->card_removed(*this, id);
+            }
+            if (reader_gone) {
+              readers_.erase(id);
+              listener_->reader_removed(*this, id);
+            }
+          });
+      return;
+    }
+    case VEVENT_LAST:
+      return;
+  }
+}
+
+void CacardSource::transmit(SourceReaderId id, std::vector<std::uint8_t> apdu,
+                            std::size_t max_response, ApduDone done) {
+  auto result = std::make_shared<ApduResult>();
+  Reader* reader = find(id);
+  if (reader == nullptr) {
+    result->error = "no such reader";
+    poster_->post([done = std::move(done), result] { done(std::move(*result)); });
+    return;
+  }
+  ReaderRef vreader = reader->vreader;
+  pool_->submit(
+      id,
+      [vreader, apdu = std::move(apdu), max_response, result]() mutable {
+        // Sized from the wire limit, not a fixed 270 bytes as in libcacard's
+        // vscclient.c: a response longer than that buffer overflowed it there.
+        result->response.resize(max_response);
+        int len = static_cast<int>(max_response);
+        VReaderStatus status = vreader_xfr_bytes(vreader.get(), apdu.data(),
+                                                 static_cast<int>(apdu.size()),
+                                                 result->response.data(), &len);
+        if (status == VREADER_OK && len >= 0) {
+          result->response.resize(static_cast<std::size_t>(len));
+          result->ok = true;
+        } else {
+          result->response.clear();
+          result->error = status == VREADER_NO_CARD ? "no card in the reader"
+                                                    : "libcacard failed to process the APDU";
+        }
+      },
+      [done = std::move(done), result] { done(std::move(*result)); });
+}
+
+bool CacardSource::force_insert(SourceReaderId id, std::string* error) {
+  Reader* reader = find(id);
+  if (reader == nullptr) {
+    *error = "no such reader";
+    return false;
+  }
+  if (vreader_card_is_present(reader->vreader.get()) == VREADER_OK) {
+    *error = "a card is already inserted";
+    return false;
+  }
+  ReaderRef vreader = reader->vreader;
+  pool_->submit(
+      id,
+      [vreader] {
+        if (vcard_emul_force_card_insert(vreader.get()) != VCARD_EMUL_OK) {
+          g_warning("libcacard could not re-insert the card in %s", vreader_get_name(vreader.get()));
+        }
+      },
+      nullptr);
+  return true;
+}
+
+bool CacardSource::force_remove(SourceReaderId id, std::string* error) {
+  Reader* reader = find(id);
+  if (reader == nullptr) {
+    *error = "no such reader";
+    return false;
+  }
+  if (vreader_card_is_present(reader->vreader.get()) != VREADER_OK) {
+    *error = "no card is inserted";
+    return false;
+  }
+  ReaderRef vreader = reader->vreader;
+  pool_->submit(id, [vreader] { vcard_emul_force_card_remove(vreader.get()); }, nullptr);
+  return true;
+}
+
+void CacardSource::stop() {
+  if (!started_) return;
+  started_ = false;
+  vevent_queue_vevent(vevent_new(VEVENT_LAST, nullptr, nullptr));
+  if (events_.joinable()) events_.join();
+  pool_.reset();
+  poster_.reset();
+  readers_.clear();
+  // With use_hw, libcacard runs unjoinable NSS threads waiting on token events;
+  // shutting NSS down under them is unsafe, so only soft-card-only setups
+  // finalize (process exit releases the rest).
+  if (!use_hw_) vcard_emul_finalize();
+}
+
+}  // namespace vscclient

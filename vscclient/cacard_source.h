@@ -1,0 +1,67 @@
+// CacardSource: readers and cards emulated by libcacard (NSS soft cards from
+// certificates, and NSS/PKCS#11 hardware tokens with use_hw=yes).
+//
+// libcacard keeps its state in process globals (vcard_emul_init() works once per
+// process), so there is at most one CacardSource per process.
+//
+// Threads: one event thread blocks in vevent_wait_next_vevent() and hands each
+// event to the main context. Everything that touches a reader's card (power on
+// for the ATR, vreader_xfr_bytes, forced insert/remove) runs as a job in that
+// reader's lane of a WorkerPool, because libcacard's card reference counts are
+// not atomic: one lane per reader keeps those operations on one thread at a time.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "card_source.h"
+#include "main_context.h"
+
+struct VReaderStruct;
+struct VEventStruct;
+
+namespace vscclient {
+
+class CacardSource final : public CardSource {
+ public:
+  // `emul_args`: libcacard's option string (the anchor's -e, or one built for
+  // -c/--cert/--soft-card); empty means libcacard's defaults.
+  explicit CacardSource(std::string emul_args);
+  ~CacardSource() override;
+
+  std::string_view kind() const override { return "libcacard"; }
+  bool start(GMainContext* context, CardSourceListener& listener, std::string* error) override;
+  void transmit(SourceReaderId reader, std::vector<std::uint8_t> apdu, std::size_t max_response,
+                ApduDone done) override;
+  bool force_insert(SourceReaderId reader, std::string* error) override;
+  bool force_remove(SourceReaderId reader, std::string* error) override;
+  void stop() override;
+
+ private:
+  using ReaderRef = std::shared_ptr<VReaderStruct>;
+  using EventRef = std::shared_ptr<VEventStruct>;
+  struct Reader {
+    ReaderRef vreader;
+    std::string name;
+    bool card_reported = false;
+  };
+
+  bool check_certificates(const std::string& db, std::string* error);
+  void event_thread();
+  void handle_event(EventRef event);
+  Reader* find(SourceReaderId id);
+
+  std::string emul_args_;
+  bool use_hw_ = true;
+  bool started_ = false;
+  CardSourceListener* listener_ = nullptr;
+  std::unique_ptr<MainContextPoster> poster_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::thread events_;
+  std::map<SourceReaderId, Reader> readers_;
+};
+
+}  // namespace vscclient

@@ -1,0 +1,84 @@
+// A card source: where vscclient's readers and cards come from.
+//
+// Two sources implement it: CacardSource (libcacard: NSS soft cards, NSS/PKCS#11
+// hardware tokens) and the PC/SC source (--pcsc, vscclient/pcsc_*.cc). The
+// Bridge (bridge.h) connects any number of sources to one ClientSession.
+//
+// Threading contract, the same for every source: start(), transmit() and the
+// user commands are called on the main thread; every listener call and every
+// ApduDone runs on the main GMainContext given to start(), never inside the call
+// that caused it; blocking card work (PC/SC calls, libcacard APDU processing,
+// waiting for reader events) runs on the source's own worker threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <glib.h>
+
+namespace vscclient {
+
+// A reader as its source names it; unique within that source for its lifetime.
+using SourceReaderId = std::uint32_t;
+
+class CardSource;
+
+class CardSourceListener {
+ public:
+  virtual ~CardSourceListener() = default;
+  virtual void reader_added(CardSource& source, SourceReaderId reader, std::string name) = 0;
+  // After this the id is not used again; a card in it was reported removed first.
+  virtual void reader_removed(CardSource& source, SourceReaderId reader) = 0;
+  virtual void card_inserted(CardSource& source, SourceReaderId reader,
+                             std::vector<std::uint8_t> atr) = 0;
+  virtual void card_removed(CardSource& source, SourceReaderId reader) = 0;
+  // The source cannot go on (pcscd went away, ...); one line for the log.
+  virtual void source_failed(CardSource& source, std::string reason) = 0;
+};
+
+struct ApduResult {
+  bool ok = false;                      // false: no card / the card failed
+  std::vector<std::uint8_t> response;   // data and SW1 SW2 when ok
+  std::string error;                    // what failed, for the log, when !ok
+};
+
+class CardSource {
+ public:
+  using ApduDone = std::function<void(ApduResult)>;
+
+  virtual ~CardSource() = default;
+
+  // "libcacard", "pcsc": for logs and `list`.
+  virtual std::string_view kind() const = 0;
+
+  // Begins reporting readers and cards (those present now included) to
+  // `listener`. False with `error` set when the source cannot start.
+  virtual bool start(GMainContext* context, CardSourceListener& listener,
+                     std::string* error) = 0;
+
+  // Sends a command APDU to the card in `reader`; `done` runs on the main
+  // context with the response. Commands to one reader are answered in order.
+  // The response may be up to `max_response` bytes (the wire limit).
+  virtual void transmit(SourceReaderId reader, std::vector<std::uint8_t> apdu,
+                        std::size_t max_response, ApduDone done) = 0;
+
+  // stdin `insert` / `remove` (libcacard's vcard_emul_force_card_*). True if
+  // the request was accepted; the change is then reported through the
+  // listener. False with `error` set if this source or reader cannot do it.
+  virtual bool force_insert(SourceReaderId /*reader*/, std::string* error) {
+    if (error) *error = "this card source cannot insert cards on request";
+    return false;
+  }
+  virtual bool force_remove(SourceReaderId /*reader*/, std::string* error) {
+    if (error) *error = "this card source cannot remove cards on request";
+    return false;
+  }
+
+  // Stops the workers; no listener call or ApduDone runs afterwards.
+  virtual void stop() = 0;
+};
+
+}  // namespace vscclient
