@@ -124,6 +124,7 @@ TEST(Decoder, SeededRandomRoundTrip) {
     for (auto& b : payload) b = static_cast<std::uint8_t>(rng());
     payloads.push_back(payload);
     const ReaderId reader = rng() % 3 == 0 ? kUndefinedReaderId : rng() % 8;
+    const std::string port = std::to_string(i);  // outlives the view in Reconnect
     Message m{reader, Apdu{}};
     switch (rng() % 11) {
       case 0: {
@@ -143,7 +144,7 @@ TEST(Decoder, SeededRandomRoundTrip) {
       case 6: m.body = Apdu{payloads.back()}; break;
       case 7: m.body = Flush{}; break;
       case 8: m.body = FlushComplete{}; break;
-      case 9: m.body = Reconnect{"host.example", std::to_string(i)}; break;
+      case 9: m.body = Reconnect{"host.example", port}; break;
       default: m.body = Unknown{11 + static_cast<std::uint32_t>(rng() % 1000), payloads.back()};
     }
     std::vector<std::uint8_t> bytes;

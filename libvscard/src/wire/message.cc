@@ -11,6 +11,9 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+// clang 14 (the fuzz build) lacks C++20 aggregate deduction; g++ does not need it.
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
 
 constexpr std::uint32_t raw(MessageType t) { return static_cast<std::uint32_t>(t); }
 

@@ -1,0 +1,12 @@
+# Sourced by tests/run-all.sh (and usable by hand: `. tests/sanitizers/env.sh`)
+# before running tests of a build made with -Db_sanitize=address,undefined.
+_san_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Any finding ends the process with an error, so the test that ran it fails.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:print_summary=1:detect_stack_use_after_return=1:check_initialization_order=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:print_summary=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$_san_dir/lsan.supp:print_suppressions=0}
+# GLib's slice allocator caches blocks LeakSanitizer would report as leaks;
+# plain malloc makes every GLib allocation visible and precise.
+export G_SLICE=always-malloc
+export G_DEBUG=${G_DEBUG:-gc-friendly}
+unset _san_dir
