@@ -24,6 +24,7 @@ Facts this relies on (checked on Debian 12):
 
 Only the standard library is used.
 """
+import fcntl
 import os
 import re
 import shutil
@@ -43,6 +44,8 @@ VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 VICC_PYTHONPATH = "/usr/lib/python3/site-packages/virtualsmartcard"
 CRYPTODOME = "/usr/lib/python3/dist-packages/Cryptodome"
 PCSCD_SOCKET = "/run/pcscd/pcscd.comm"
+# Held while our pcscd runs, so tests from several checkouts take turns.
+LOCK_PATH = "/tmp/vscard-pcscd.lock"
 VPCD_BASE_PORT = 35963
 VPCD_SLOTS = 2
 READER_PREFIX = "Virtual PCD 00 0"
@@ -122,6 +125,7 @@ class PcscEnv:
         self.pcscd = None
         self._pcscd_log = None
         self.cards = {}          # slot -> (Popen, argv, log file)
+        self._lock_file = None
         self._pcscd_starts = 0
         crypto = os.path.join(self.workdir, "cryptolink")
         os.makedirs(crypto, exist_ok=True)
@@ -132,10 +136,31 @@ class PcscEnv:
         self.vicc_env["PYTHONPATH"] = VICC_PYTHONPATH + os.pathsep + crypto
 
     # ---- pcscd ----
+    def _lock(self):
+        """Serializes the real-PC/SC tests of every checkout on this machine (only
+        one pcscd can run): waits up to VSCARD_PCSC_LOCK_TIMEOUT s (300) for the
+        lock, then skips."""
+        if self._lock_file is not None:
+            return
+        f = open(LOCK_PATH, "a+")
+        deadline = time.monotonic() + float(os.environ.get("VSCARD_PCSC_LOCK_TIMEOUT", "300"))
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock_file = f
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    f.close()
+                    raise unittest.SkipTest(f"another test holds {LOCK_PATH} (its pcscd is "
+                                            "running); only one pcscd can run on a machine")
+                time.sleep(0.2)
+
     def start(self, timeout=15):
         """Starts pcscd in the foreground and waits until vpcd's readers are listed."""
         if self.pcscd is not None and self.pcscd.poll() is None:
             return
+        self._lock()
         foreign = [p for p in running_pcscd_pids()
                    if self.pcscd is None or p != self.pcscd.pid]
         if foreign:
@@ -280,6 +305,9 @@ class PcscEnv:
         for slot in list(self.cards):
             self.stop_card(slot)
         self.stop_pcscd()
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the flock
+            self._lock_file = None
         if self._own_workdir and not os.environ.get("VSCARD_KEEP_TMP"):
             shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -1,0 +1,66 @@
+// PcscReaderWorker: the thread that talks to the card in one PC/SC reader.
+//
+// One worker per reader, so a slow card (or a long SCardTransmit) never stalls
+// APDUs to another reader or the main loop. Jobs run one at a time, in order,
+// on the worker's own PC/SC context (pcsc-lite serializes calls per context).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pcsc_handles.h"
+
+namespace vscclient {
+
+struct PcscTransmitResult {
+  bool ok = false;
+  std::vector<std::uint8_t> response;  // data + SW1 SW2 when ok
+  std::string error;                   // one line for the log when !ok
+  bool card_gone = false;              // the card was removed or swapped
+  bool service_gone = false;           // pcscd went away
+};
+
+class PcscReaderWorker {
+ public:
+  // `exclusive`: SCARD_SHARE_EXCLUSIVE (no other application may use the card
+  // while we hold it), else SCARD_SHARE_SHARED.
+  PcscReaderWorker(std::string reader, bool exclusive);
+  // Drops queued jobs, waits for the running one, and joins the thread.
+  ~PcscReaderWorker();
+  PcscReaderWorker(const PcscReaderWorker&) = delete;
+  PcscReaderWorker& operator=(const PcscReaderWorker&) = delete;
+
+  using Done = std::function<void(PcscTransmitResult)>;
+  // Sends `apdu` to the card; `done` runs on the worker thread. The response
+  // may be up to `max_response` bytes (capped at pcsc-lite's extended limit).
+  void transmit(std::vector<std::uint8_t> apdu, std::size_t max_response, Done done);
+  // A new card is in the reader (or none): forget the old card's handle;
+  // in exclusive mode connect to the new card at once to hold it.
+  void card_changed(bool inserted);
+
+  const std::string& reader() const { return reader_; }
+
+ private:
+  void run();
+  PcscTransmitResult do_transmit(const std::vector<std::uint8_t>& apdu, std::size_t max_response);
+  LONG ensure_connected();
+
+  std::string reader_;
+  bool exclusive_;
+  PcscContext context_;  // worker thread only
+  PcscCard card_;        // worker thread only
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace vscclient
