@@ -1,0 +1,243 @@
+"""Boots the vscard test guest in QEMU with a usb-ccid reader whose card is fed
+over a VSCard chardev, and reads the guest's verdict from its serial console.
+
+    guest = build_guest.build()
+    with GuestVM(guest, steps=["atr"]) as vm:   # QEMU listens on vm.port
+        start the client under test against 127.0.0.1:vm.port
+        result = vm.wait_done(timeout=120)
+    result.step("atr").output
+
+The guest's /init (init.sh) prints "@@VSCARD <event> ... t=<uptime>" lines and
+wraps each step's output in "@@VSCARD-BEGIN <step>" / "@@VSCARD-END <step> rc=N".
+
+Hardware choices (measured with QEMU 7.2): UHCI (piix3-usb-uhci), because with
+qemu-xhci the APDU stream goes out of step after the first 64-byte response,
+OHCI loses a message and usb-ehci refuses the full-speed CCID reader. TCG only:
+there is no usable KVM on the CI machines.
+"""
+import dataclasses
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+QEMU = "qemu-system-x86_64"
+MARK = re.compile(r"^@@VSCARD (\S+)(.*?)(?: t=([0-9.]+))?\s*$")
+BEGIN = re.compile(r"^@@VSCARD-BEGIN (\S+)\s*$")
+END = re.compile(r"^@@VSCARD-END (\S+) rc=(-?\d+)\s*$")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def qemu_available():
+    """None if QEMU with the needed devices is here, else why not."""
+    path = shutil.which(QEMU)
+    if not path:
+        return f"{QEMU} not found (Debian package qemu-system-x86)"
+    out = subprocess.run([path, "-device", "help"], capture_output=True, text=True).stdout
+    for dev in ("usb-ccid", "ccid-card-passthru", "piix3-usb-uhci"):
+        if f'"{dev}"' not in out:
+            return f"{QEMU} has no {dev} device"
+    return None
+
+
+@dataclasses.dataclass
+class Step:
+    name: str
+    rc: int
+    output: str
+
+
+@dataclasses.dataclass
+class GuestResult:
+    console: str
+    steps: dict          # name -> Step (the last run of that name)
+    marks: list          # [(event, rest, guest_uptime or None)]
+    status: str          # "ok", "fail", or "" when the guest never finished
+
+    def step(self, name):
+        if name not in self.steps:
+            raise AssertionError(f"guest ran no step {name!r}; console:\n{self.console}")
+        return self.steps[name]
+
+    def mark(self, event):
+        """(rest, uptime) of the first mark named `event`, or None."""
+        for ev, rest, t in self.marks:
+            if ev == event:
+                return rest, t
+        return None
+
+    def errors(self):
+        return [rest.strip() for ev, rest, _ in self.marks if ev == "error"]
+
+
+def parse_console(text):
+    steps, marks, status = {}, [], ""
+    current, buf = None, []
+    for line in text.replace("\r", "").splitlines():
+        if m := BEGIN.match(line):
+            current, buf = m.group(1), []
+        elif (m := END.match(line)) and current == m.group(1):
+            steps[current] = Step(current, int(m.group(2)), "\n".join(buf))
+            current = None
+        elif m := MARK.match(line):
+            t = float(m.group(3)) if m.group(3) else None
+            marks.append((m.group(1), m.group(2), t))
+            if m.group(1) == "done":
+                status = m.group(2).strip()
+        elif current is not None:
+            buf.append(line)
+    return GuestResult(text, steps, marks, status)
+
+
+class GuestVM:
+    """One QEMU run of the guest. Only the QEMU process it started is ever
+    killed (by its own PID, in stop() and on leaving the with-block)."""
+
+    def __init__(self, guest, steps, params=None, port=None, tls_dir=None,
+                 console_log=None, memory="256M", extra_args=()):
+        self.guest = guest
+        self.port = port or free_port()
+        params = dict(params or {})
+        params["steps"] = ",".join(steps)
+        self.append = "console=ttyS0 quiet " + " ".join(
+            f"vscard.{k}={v}" for k, v in params.items())
+        self.tls_dir = tls_dir
+        self.console_log = console_log
+        self.memory = memory
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self._lines = []
+        self._cond = threading.Condition()
+        self._reader = None
+        self.started_at = None
+        self.line_times = []  # host monotonic seconds since start, per line
+
+    def argv(self):
+        chardev = f"socket,id=ccid,host=127.0.0.1,port={self.port},server=on,wait=off"
+        argv = [QEMU, "-nodefaults", "-display", "none", "-no-reboot",
+                "-accel", "tcg", "-m", self.memory, "-serial", "stdio",
+                "-kernel", self.guest.kernel, "-initrd", self.guest.initrd,
+                "-append", self.append]
+        if self.tls_dir:
+            argv += ["-object", f"tls-creds-x509,id=tls0,dir={self.tls_dir},"
+                     "endpoint=server,verify-peer=on"]
+            chardev += ",tls-creds=tls0"
+        argv += ["-device", "piix3-usb-uhci", "-device", "usb-ccid",
+                 "-chardev", chardev, "-device", "ccid-card-passthru,chardev=ccid"]
+        return argv + self.extra_args
+
+    def start(self):
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.wait_listening()
+        return self
+
+    def wait_listening(self, timeout=30):
+        """QEMU opens its chardev listener before the guest runs; wait for it
+        so a client started next connects on its first try."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"QEMU exited with {self.proc.returncode}:\n{self.console()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    pass
+                # QEMU's chardev saw a connect and a close: harmless, it
+                # only resets its input buffer (CHR_EVENT_CLOSED).
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"QEMU did not listen on port {self.port} in {timeout}s")
+
+    def _read(self):
+        log = open(self.console_log, "w") if self.console_log else None
+        try:
+            for raw in iter(self.proc.stdout.readline, b""):
+                line = raw.decode(errors="replace")
+                if log:
+                    log.write(line)
+                    log.flush()
+                with self._cond:
+                    self._lines.append(line)
+                    self.line_times.append(time.monotonic() - self.started_at)
+                    self._cond.notify_all()
+        finally:
+            if log:
+                log.close()
+            with self._cond:
+                self._cond.notify_all()
+
+    def console(self):
+        with self._cond:
+            return "".join(self._lines)
+
+    def wait_for(self, pattern, timeout):
+        """First console line matching `pattern` (regex); its match object.
+        Raises TimeoutError with the console so far if it does not come."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._cond:
+            while True:
+                for line in self._lines[seen:]:
+                    if m := rx.search(line):
+                        return m
+                seen = len(self._lines)
+                finished = self.proc.poll() is not None and not self._reader.is_alive()
+                left = deadline - time.monotonic()
+                if finished or left <= 0:
+                    why = "QEMU exited" if finished else f"no match in {timeout}s"
+                    raise TimeoutError(f"{why} waiting for {pattern!r}; console:\n"
+                                       + "".join(self._lines))
+                self._cond.wait(min(left, 0.5))
+
+    def seconds_until(self, pattern):
+        """Host seconds from QEMU start to the first line matching pattern."""
+        rx = re.compile(pattern)
+        with self._cond:
+            for line, t in zip(self._lines, self.line_times):
+                if rx.search(line):
+                    return t
+        return None
+
+    def wait_done(self, timeout):
+        """Wait for the guest to power off (or the timeout); parse its console."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise TimeoutError(f"guest did not finish in {timeout}s; console:\n"
+                               + self.console())
+        self._reader.join(5)
+        return parse_console(self.console())
+
+    def result(self):
+        return parse_console(self.console())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        if self._reader:
+            self._reader.join(5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()

@@ -1,0 +1,148 @@
+#!/bin/busybox sh
+# /init of the vscard test guest (see build_guest.py). Runs as PID 1 from an
+# initramfs: no udev, no systemd. The host test chooses what to run with the
+# kernel command line and reads the results from the serial console between
+# "@@VSCARD" markers (tests/integration/qemu/guest_runner.py parses them).
+#
+# Kernel command line parameters (names carry a dot so the kernel treats them
+# as module parameters and neither passes them to init nor complains):
+#   vscard.steps=a,b,...   steps in order: readers atr info objects sign apdu watch
+#   vscard.pin=PIN         PIN for `sign` (default 77777777)
+#   vscard.sign_id=ID      key id for `sign` (default: the first private key)
+#   vscard.mech=MECH       pkcs11-tool mechanism for `sign` (default SHA256-RSA-PKCS)
+#   vscard.apdus=H1,H2     hex APDUs for `apdu`, sent in one opensc-tool -s run
+#   vscard.watch=SECONDS   how long `watch` reports card insertion/removal
+#   vscard.wait=SECONDS    how long to wait for the reader and for the card
+#   vscard.debug=1         run pcscd with -d and print its log at the end
+/bin/busybox mkdir -p /proc /sys /dev /tmp /run/pcscd
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sysfs /sys
+/bin/busybox mount -t devtmpfs devtmpfs /dev
+/bin/busybox --install -s
+exec 0</dev/console 1>/dev/console 2>&1
+
+P11=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
+SIGN_DATA="vscard guest signature test"
+
+mark() { echo "@@VSCARD $* t=$(cut -d' ' -f1 /proc/uptime)"; }
+param() {  # param NAME DEFAULT: value of vscard.NAME= on the command line
+    v=$(tr ' ' '\n' </proc/cmdline | sed -n "s/^vscard\.$1=//p" | tail -n 1)
+    echo "${v:-$2}"
+}
+finish() {
+    if [ "$(param debug 0)" = 1 ] && [ -f /tmp/pcscd.log ]; then
+        echo "@@VSCARD-BEGIN pcscd-log"; cat /tmp/pcscd.log; echo "@@VSCARD-END pcscd-log rc=0"
+    fi
+    mark "done $*"
+    sync
+    poweroff -f
+    # Not reached unless ACPI power-off failed; QEMU runs with -no-reboot.
+    echo b >/proc/sysrq-trigger
+}
+step() {  # step NAME CMD...: run CMD, its output between markers
+    name=$1; shift
+    echo "@@VSCARD-BEGIN $name"
+    "$@" 2>&1
+    rc=$?
+    echo "@@VSCARD-END $name rc=$rc"
+    return $rc
+}
+
+WAIT=$(param wait 60)
+mark "boot kernel=$(uname -r)"
+
+for m in $(cat /modules/load-order); do
+    insmod "/modules/$m" || { mark "error insmod $m failed"; finish fail; }
+done
+
+# The CCID reader is a USB interface of class 0x0b (CCID spec 1.1, 5.1).
+# pcscd enumerates readers once at start when there is no udev daemon to tell
+# it about hotplug, so it must start after the interface exists.
+find_reader() {
+    for f in /sys/bus/usb/devices/*/bInterfaceClass; do
+        [ "$(cat "$f" 2>/dev/null)" = 0b ] && return 0
+    done
+    return 1
+}
+i=0
+until find_reader; do
+    i=$((i + 1))
+    [ $i -gt $((WAIT * 10)) ] && { mark "error no CCID reader after ${WAIT}s"; finish fail; }
+    usleep 100000
+done
+mark "reader-usb"
+
+if [ "$(param debug 0)" = 1 ]; then
+    pcscd -f -d >/tmp/pcscd.log 2>&1 &
+else
+    pcscd -f >/tmp/pcscd.log 2>&1 &
+fi
+i=0
+until [ -S /run/pcscd/pcscd.comm ] && opensc-tool -l 2>/dev/null | grep -q '^[0-9]'; do
+    i=$((i + 1))
+    [ $i -gt $((WAIT * 10)) ] && { mark "error pcscd has no reader after ${WAIT}s"; cat /tmp/pcscd.log; finish fail; }
+    usleep 100000
+done
+mark "pcscd-ready"
+
+wait_card() {
+    i=0
+    until opensc-tool -r 0 -a >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -gt $((WAIT * 5)) ] && { mark "error no card after ${WAIT}s"; return 1; }
+        usleep 200000
+    done
+    mark "card-present"
+}
+
+# watch SECONDS: report every change of the card state in reader 0.
+watch_card() {
+    last=none
+    end=$(( $(cut -d. -f1 /proc/uptime) + $1 ))
+    while [ "$(cut -d. -f1 /proc/uptime)" -lt $end ]; do
+        if atr=$(opensc-tool -r 0 -a 2>/dev/null); then now="present $atr"; else now=absent; fi
+        if [ "$now" != "$last" ]; then mark "card $now"; last=$now; fi
+        usleep 250000
+    done
+}
+
+sign() {
+    pin=$(param pin 77777777)
+    mech=$(param mech SHA256-RSA-PKCS)
+    id=$(param sign_id "")
+    if [ -z "$id" ]; then
+        id=$(pkcs11-tool --module $P11 -O --type privkey --login --pin "$pin" 2>/dev/null \
+             | sed -n 's/^ *ID: *//p' | head -n 1)
+    fi
+    [ -n "$id" ] || { echo "no private key found"; return 1; }
+    printf '%s' "$SIGN_DATA" >/tmp/data
+    echo "sign-id: $id"
+    echo "sign-mechanism: $mech"
+    echo "sign-data-hex: $(od -An -tx1 -v /tmp/data | tr -d ' \n')"
+    pkcs11-tool --module $P11 --sign --login --pin "$pin" --id "$id" -m "$mech" \
+        -i /tmp/data -o /tmp/sig || return 1
+    echo "signature-hex: $(od -An -tx1 -v /tmp/sig | tr -d ' \n')"
+}
+
+apdu() {
+    set --
+    for a in $(param apdus "" | tr ',' ' '); do set -- "$@" -s "$a"; done
+    [ $# -gt 0 ] || { echo "vscard.apdus is empty"; return 1; }
+    opensc-tool -r 0 "$@"
+}
+
+status=ok
+for s in $(param steps "readers,atr" | tr ',' ' '); do
+    case $s in
+        readers) step readers opensc-tool -l || status=fail ;;
+        atr) wait_card && step atr opensc-tool -r 0 -a || status=fail ;;
+        info) wait_card && step info opensc-tool -r 0 -n || status=fail ;;
+        slots) wait_card && step slots pkcs11-tool --module $P11 -L || status=fail ;;
+        objects) wait_card && step objects pkcs11-tool --module $P11 -O || status=fail ;;
+        sign) wait_card && step sign sign || status=fail ;;
+        apdu) wait_card && step apdu apdu || status=fail ;;
+        watch) step watch watch_card "$(param watch 30)" ;;
+        *) mark "error unknown step $s"; status=fail ;;
+    esac
+done
+finish $status
