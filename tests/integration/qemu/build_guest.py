@@ -99,7 +99,13 @@ def _run(argv, **kw):
 # ---------------------------------------------------------------- kernel
 
 def kernel_package():
-    """(package, version) of the kernel linux-image-amd64 currently depends on."""
+    """(package, version) of the kernel linux-image-amd64 currently depends on.
+    A machine whose apt lists were cleaned knows no such package: as root, run
+    apt-get update once and ask again."""
+    out = subprocess.run(["apt-cache", "depends", "--important", KERNEL_META],
+                         capture_output=True, text=True).stdout
+    if "Depends:" not in out and os.geteuid() == 0:
+        _run(["apt-get", "update", "-q"])
     out = _run(["apt-cache", "depends", "--important", KERNEL_META])
     pkgs = [l.split(":", 1)[1].strip() for l in out.splitlines()
             if l.strip().startswith("Depends:") and "linux-image-" in l]
@@ -349,7 +355,6 @@ def add_host_path(cpio, path):
             # Links into /etc (Info.plist -> /etc/libccid_Info.plist) are copied
             # as files so the driver bundle is self-contained.
             if target.startswith("/"):
-                path = target
                 data = open(guest_path, "rb").read()
                 mode = os.stat(guest_path).st_mode
                 cpio.add_file(guest_path, data, 0o100000 | (mode & 0o777))

@@ -116,6 +116,7 @@ class GuestVM:
         self.extra_args = list(extra_args)
         self.proc = None
         self._lines = []
+        self._cursor = 0  # wait_for searches from here
         self._cond = threading.Condition()
         self._reader = None
         self.started_at = None
@@ -185,15 +186,17 @@ class GuestVM:
             return "".join(self._lines)
 
     def wait_for(self, pattern, timeout):
-        """First console line matching `pattern` (regex); its match object.
-        Raises TimeoutError with the console so far if it does not come."""
+        """The next console line matching `pattern` (regex), like expect: the
+        search starts after the line the previous wait_for matched. Returns the
+        match; raises TimeoutError with the console so far if none comes."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = self._cursor
         with self._cond:
             while True:
-                for line in self._lines[seen:]:
-                    if m := rx.search(line):
+                for i in range(seen, len(self._lines)):
+                    if m := rx.search(self._lines[i]):
+                        self._cursor = i + 1
                         return m
                 seen = len(self._lines)
                 finished = self.proc.poll() is not None and not self._reader.is_alive()

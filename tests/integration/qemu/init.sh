@@ -122,6 +122,9 @@ sign() {
     pkcs11-tool --module $P11 --sign --login --pin "$pin" --id "$id" -m "$mech" \
         -i /tmp/data -o /tmp/sig || return 1
     echo "signature-hex: $(od -An -tx1 -v /tmp/sig | tr -d ' \n')"
+    # The certificate of the same id, so the host can verify the signature.
+    pkcs11-tool --module $P11 --read-object --type cert --id "$id" -o /tmp/cert.der || return 1
+    echo "cert-hex: $(od -An -tx1 -v /tmp/cert.der | tr -d ' \n')"
 }
 
 apdu() {

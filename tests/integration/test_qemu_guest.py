@@ -1,0 +1,366 @@
+"""End to end with a real QEMU guest: a card fed over VSCard into QEMU 7.2's
+usb-ccid + ccid-card-passthru is used by pcscd, libccid and OpenSC inside a
+booted Debian kernel (tests/integration/qemu/: build_guest.py, init.sh,
+guest_runner.py).
+
+GuestPipelineTest drives the guest with a minimal Python VSCard client
+(qemu/fake_card_client.py): it proves the guest, QEMU and the runner work, so a
+failure in VscclientGuestTest points at vscclient. VscclientGuestTest feeds the
+card with the real vscclient (--soft-card, --pcsc, TLS, stdin commands,
+reconnect).
+
+Everything is real except that fake client: QEMU (TCG), the Linux kernel and
+USB stack, pcscd, libccid, OpenSC, openssl, and on the host pcscd + vpcd + vicc.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "qemu"))
+sys.path.insert(0, os.path.join(HERE, "lib"))
+import build_guest  # noqa: E402
+import fake_card_client  # noqa: E402
+import guest_runner  # noqa: E402
+
+# How long one guest may take from QEMU start to power-off. A boot to the ATR
+# takes ~10-20 s under TCG on a loaded 2-core machine; this is only the bound
+# that turns a hang into a failure.
+GUEST_TIMEOUT = 240
+T0_ATR = bytes.fromhex("3B021450")  # ISO 7816-3: no interface bytes -> T=0 only
+SELECT_AID = "00A4040C07A0000002471001"
+GET_CHALLENGE = "0084000008"
+
+_guest = None
+_guest_error = None
+
+
+def guest():
+    """The guest, built once per test run (and cached across runs)."""
+    global _guest, _guest_error
+    if _guest is None and _guest_error is None:
+        why = guest_runner.qemu_available()
+        if why:
+            _guest_error = why
+        else:
+            t = time.monotonic()
+            try:
+                _guest = build_guest.build()
+                print(f"# guest {_guest.key} ready in {time.monotonic() - t:.1f} s "
+                      f"(kernel {_guest.kernel_version})", flush=True)
+            except build_guest.BuildError as e:
+                _guest_error = f"guest cannot be built here: {e}"
+    if _guest_error:
+        raise unittest.SkipTest(_guest_error)
+    return _guest
+
+
+def report(name, seconds):
+    """A timing figure, as a TAP comment (informative; never asserted)."""
+    if seconds is not None:
+        print(f"# {name}: {seconds:.1f} s", flush=True)
+
+
+class GuestTestCase(unittest.TestCase):
+    def boot(self, steps, port=None, tls_dir=None, extra_args=(), **params):
+        """Start QEMU with the guest running `steps`; stopped at cleanup."""
+        params.setdefault("wait", 60)
+        vm = guest_runner.GuestVM(guest(), steps, params=params, port=port,
+                                  tls_dir=tls_dir, extra_args=extra_args)
+        self.addCleanup(vm.stop)
+        if not hasattr(self, "started"):
+            self.started = time.monotonic()
+        vm.start()
+        return vm
+
+    def finish(self, vm):
+        result = vm.wait_done(GUEST_TIMEOUT)
+        report(f"{self._testMethodName}: QEMU start to first ATR",
+               vm.seconds_until(r"@@VSCARD card-present"))
+        report(f"{self._testMethodName}: total", time.monotonic() - self.started)
+        return result
+
+
+class GuestPipelineTest(GuestTestCase):
+    """The guest and QEMU, fed by the minimal Python VSCard client."""
+
+    def client(self, vm, **kw):
+        c = fake_card_client.FakeCardClient(vm.port, **kw)
+        self.addCleanup(c.close)
+        c.connect()
+        return c
+
+    def test_guest_sees_reader_and_atr_of_t1_card_but_cannot_connect(self):
+        # vicc's iso7816 ATR announces only T=1. QEMU 7.2's usb-ccid descriptor
+        # offers only T=0 (dwProtocols = 1, hw/usb/dev-smartcard-reader.c), so
+        # the guest's pcscd sees the card and its ATR but its PTS to T=1 fails
+        # and no application can connect: a limit of QEMU users must know.
+        vm = self.boot(["readers", "atr", "apdu"], apdus=GET_CHALLENGE, wait=20)
+        c = self.client(vm, atr=fake_card_client.ISO7816_ATR)
+        result = self.finish(vm)
+        self.assertIn("CCID Interface", result.step("readers").output)
+        self.assertEqual(result.step("atr").rc, 0, result.console)
+        self.assertEqual(result.step("atr").output.strip(), "3b:95:13:81:01:80:73:ff:01:00:0b")
+        self.assertNotEqual(result.step("apdu").rc, 0, result.console)
+        self.assertEqual(c.apdus, [])
+
+    def test_guest_exchanges_apdus_with_t0_card(self):
+        vm = self.boot(["atr", "apdu"], apdus=f"{SELECT_AID},{GET_CHALLENGE}")
+        c = self.client(vm, atr=T0_ATR)
+        result = self.finish(vm)
+        self.assertEqual(result.status, "ok", result.console)
+        self.assertEqual(result.step("atr").output.strip(), "3b:02:14:50")
+        out = result.step("apdu").output
+        self.assertEqual(re.findall(r"Received \(SW1=0x(..), SW2=0x(..)\)", out),
+                         [("90", "00"), ("90", "00")], out)
+        self.assertIn(bytes.fromhex(SELECT_AID), c.apdus)
+        self.assertIn(bytes.fromhex(GET_CHALLENGE), c.apdus)
+
+    def test_card_removal_and_insertion_seen_by_guest(self):
+        vm = self.boot(["watch"], watch=120)
+        c = self.client(vm, atr=T0_ATR)
+        vm.wait_for(r"@@VSCARD card present 3b:02:14:50", GUEST_TIMEOUT)
+        c.remove()
+        vm.wait_for(r"@@VSCARD card absent", 60)
+        c.insert()
+        m = vm.wait_for(r"@@VSCARD card present .*t=", 60)
+        self.assertIn("3b:02:14:50", m.string)
+        # Three transitions in order: present, absent, present again.
+        states = [rest.split()[0] for ev, rest, _ in vm.result().marks if ev == "card"]
+        self.assertEqual(states, ["present", "absent", "present"])
+        report("remove/insert round trip seen by guest", time.monotonic() - self.started)
+
+
+# ------------------------------------------------------------------ vscclient
+
+def vscclient_path():
+    build = os.environ.get("VSCARD_BUILD_DIR", "")
+    path = os.path.join(build, "vscclient", "vscclient")
+    return path if build and os.access(path, os.X_OK) else None
+
+
+class Vscclient:
+    """One vscclient process started by a test; killed by its PID only."""
+
+    def __init__(self, test, args, env=None):
+        self.log_path = os.path.join(test.tmp, f"vscclient{len(test.clients)}.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([vscclient_path(), *args], stdin=subprocess.PIPE,
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=env or os.environ, start_new_session=True)
+        test.clients.append(self)
+
+    def command(self, line):
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def output(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        if self.proc.stdin:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+        self.log.close()
+
+
+class VscclientGuestTest(GuestTestCase):
+    """vscclient -> QEMU -> guest."""
+
+    def setUp(self):
+        if not vscclient_path():
+            self.skipTest("vscclient not built (no $VSCARD_BUILD_DIR/vscclient/vscclient)")
+        guest()
+        self.tmpdir = tempfile.TemporaryDirectory(prefix="vscard-qemu-")
+        self.addCleanup(self.tmpdir.cleanup)
+        self.tmp = self.tmpdir.name
+        self.clients = []
+        self.addCleanup(self._stop_clients)
+        # --soft-card keeps its NSS database in the per-user cache directory;
+        # give each test its own so the host side can find the certificates.
+        self.env = dict(os.environ, XDG_CACHE_HOME=os.path.join(self.tmp, "cache"))
+
+    def _stop_clients(self):
+        for c in self.clients:
+            c.stop()
+
+    def vscclient(self, *args):
+        return Vscclient(self, list(args), env=self.env)
+
+    def test_soft_card_cac_certificates_and_signature(self):
+        vm = self.boot(["info", "objects", "sign"], pin="77777777")
+        self.vscclient("--soft-card", "127.0.0.1", str(vm.port))
+        result = self.finish(vm)
+        self.assertIn("CAC", result.step("info").output, result.console)
+        objects = result.step("objects").output
+        self.assertEqual(len(re.findall(r"Certificate Object", objects)), 3, objects)
+        sign = result.step("sign")
+        self.assertEqual(sign.rc, 0, result.console)
+        fields = dict(re.findall(r"^([a-z-]+): (\S+)$", sign.output, re.M))
+        self.assertIn("signature-hex", fields, sign.output)
+        self.verify_signature(fields)
+
+    def verify_signature(self, fields):
+        """openssl on the host checks the guest's signature against the
+        certificate the guest read from the card (DER, printed as hex)."""
+        cert_der = os.path.join(self.tmp, "cert.der")
+        with open(cert_der, "wb") as f:
+            f.write(bytes.fromhex(fields["cert-hex"]))
+        pub = os.path.join(self.tmp, "pub.pem")
+        subprocess.run(["openssl", "x509", "-inform", "DER", "-in", cert_der, "-noout",
+                        "-pubkey", "-out", pub], check=True, capture_output=True)
+        data = os.path.join(self.tmp, "data")
+        sig = os.path.join(self.tmp, "sig")
+        with open(data, "wb") as f:
+            f.write(bytes.fromhex(fields["sign-data-hex"]))
+        with open(sig, "wb") as f:
+            f.write(bytes.fromhex(fields["signature-hex"]))
+        r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", pub, "-signature", sig,
+                            data], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("Verified OK", r.stdout)
+
+    def test_pcsc_bridge_of_vicc_card(self):
+        import pcsc_env
+        env = pcsc_env.PcscEnv()
+        self.addCleanup(env.close)
+        env.start()
+        # vicc's cryptoflex card announces T=0, the only protocol QEMU 7.2's
+        # usb-ccid offers (see the T=1 test in GuestPipelineTest).
+        env.start_vicc(0, card_type="cryptoflex")
+        env.wait_card(0)
+        atr = "3b:e2:00:00:40:20:49:06"
+        vm = self.boot(["atr", "apdu"], apdus=f"00A4000C023F00,{GET_CHALLENGE}")
+        self.vscclient(f"--pcsc={pcsc_env.reader_name(0)}", "127.0.0.1", str(vm.port))
+        result = self.finish(vm)
+        self.assertEqual(result.step("atr").output.strip(), atr, result.console)
+        out = result.step("apdu").output
+        sws = re.findall(r"Received \(SW1=0x(..), SW2=0x(..)\)", out)
+        self.assertEqual(sws, [("90", "00"), ("90", "00")], out)
+
+    def test_tls_client_certificate_required(self):
+        pki = TlsPki(self.tmp)
+        # A client certificate from QEMU's CA: the guest sees the card.
+        vm = self.boot(["atr"], tls_dir=pki.server_dir)
+        good = self.vscclient("--soft-card", "--tls-creds", pki.client_dir("good", pki.ca),
+                              "--tls-hostname", "localhost", "127.0.0.1", str(vm.port))
+        result = self.finish(vm)
+        self.assertEqual(result.status, "ok", result.console + good.output())
+        self.assertEqual(result.step("atr").rc, 0)
+        # No client certificate, or one from another CA: QEMU refuses the
+        # handshake and vscclient says why. A paused QEMU (-S) is enough: its
+        # chardev and TLS run without the guest.
+        for name, creds in (("no-cert", pki.client_dir("none", pki.ca, with_cert=False)),
+                            ("other-ca", pki.client_dir("other", pki.other_ca))):
+            with self.subTest(name):
+                refusing = self.boot(["atr"], tls_dir=pki.server_dir, extra_args=["-S"])
+                c = self.vscclient("--soft-card", "--no-reconnect", "--tls-creds", creds,
+                                   "--tls-hostname", "localhost", "127.0.0.1",
+                                   str(refusing.port))
+                rc = c.wait_exit(60)
+                self.assertIsNotNone(rc, f"{name}: vscclient still running:\n{c.output()}")
+                self.assertNotEqual(rc, 0, c.output())
+                self.assertRegex(c.output(), r"(?i)tls|certificate|handshake")
+                refusing.stop()
+
+    def test_card_removal_and_insertion_via_stdin(self):
+        vm = self.boot(["watch"], watch=150)
+        c = self.vscclient("--soft-card", "127.0.0.1", str(vm.port))
+        vm.wait_for(r"@@VSCARD card present", GUEST_TIMEOUT)
+        c.command("remove")
+        vm.wait_for(r"@@VSCARD card absent", 60)
+        c.command("insert")
+        states = self._wait_states(vm, ["present", "absent", "present"], 60)
+        self.assertEqual(states, ["present", "absent", "present"], c.output())
+
+    def _wait_states(self, vm, want, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            states = [rest.split()[0] for ev, rest, _ in vm.result().marks if ev == "card"]
+            if states[:len(want)] == want or time.monotonic() > deadline:
+                return states
+            time.sleep(0.5)
+
+    def test_qemu_restart_vscclient_reconnects(self):
+        vm1 = self.boot(["atr"])
+        port = vm1.port
+        c = self.vscclient("--soft-card", "127.0.0.1", str(port))
+        first = self.finish(vm1)
+        self.assertEqual(first.status, "ok", first.console + c.output())
+        self.assertIsNone(c.proc.poll(), "vscclient exited when QEMU went away:\n" + c.output())
+        vm2 = self.boot(["atr"], port=port, wait=90)
+        second = self.finish(vm2)
+        self.assertEqual(second.status, "ok", second.console + c.output())
+        self.assertEqual(second.step("atr").output.strip(), first.step("atr").output.strip())
+        report("QEMU restart to card in the new guest", vm2.seconds_until("@@VSCARD card-present"))
+
+
+class TlsPki:
+    """A CA, QEMU's server credentials, and client credentials, made with
+    openssl in the layout of QEMU's tls-creds-x509 (ca-cert.pem, server-cert.pem,
+    server-key.pem; client-cert.pem, client-key.pem)."""
+
+    def __init__(self, tmp):
+        self.tmp = os.path.join(tmp, "pki")
+        os.makedirs(self.tmp)
+        self.ca = self._ca("ca")
+        self.other_ca = self._ca("other-ca")
+        self.server_dir = os.path.join(self.tmp, "server")
+        os.makedirs(self.server_dir)
+        self._copy(self.ca[0], os.path.join(self.server_dir, "ca-cert.pem"))
+        self._leaf(self.ca, "localhost", os.path.join(self.server_dir, "server"),
+                   "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth")
+
+    def _run(self, *args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    def _copy(self, src, dst):
+        with open(src, "rb") as f, open(dst, "wb") as g:
+            g.write(f.read())
+
+    def _ca(self, name):
+        cert, key = os.path.join(self.tmp, f"{name}.pem"), os.path.join(self.tmp, f"{name}.key")
+        self._run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                  "-days", "2", "-subj", f"/CN=vscard test {name}",
+                  "-addext", "basicConstraints=critical,CA:TRUE",
+                  "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        return cert, key
+
+    def _leaf(self, ca, cn, prefix, ext):
+        key, csr, cert = prefix + "-key.pem", prefix + ".csr", prefix + "-cert.pem"
+        extfile = prefix + ".ext"
+        with open(extfile, "w") as f:
+            f.write(ext + "\n")
+        self._run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                  "-subj", f"/CN={cn}")
+        self._run("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
+                  "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", extfile)
+
+    def client_dir(self, name, ca, with_cert=True):
+        d = os.path.join(self.tmp, f"client-{name}")
+        os.makedirs(d)
+        self._copy(self.ca[0], os.path.join(d, "ca-cert.pem"))  # trusts QEMU's CA
+        if with_cert:
+            self._leaf(ca, f"vscclient {name}", os.path.join(d, "client"),
+                       "extendedKeyUsage=clientAuth")
+        return d
+
+
+if __name__ == "__main__":
+    unittest.main()
