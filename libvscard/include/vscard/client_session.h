@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -154,16 +155,44 @@ class ClientSession {
   std::size_t reader_count() const { return readers_.size(); }
 
  private:
-  struct Pending;  // an acknowledgement the host owes us (see client_session.cc)
+  // Private bookkeeping per reader, parallel to readers_.
+  struct ReaderBook {
+    bool atr_sent = false;           // the host has seen the current card's ATR
+    bool remove_requested = false;   // remove_reader() while ReaderAdd was outstanding
+    std::vector<std::uint64_t> apdu_seqs;  // sequence numbers of owed answers, oldest first
+  };
+  // What each Error from the host answers, oldest first (QEMU answers in order).
+  enum class Expect : std::uint8_t { ReaderAdd, Atr, CardRemove, ReaderRemove };
+  struct Ack {
+    Expect what;
+    ReaderHandle reader;
+  };
+  // A Flush is answered once every APDU received before it (sequence < after)
+  // has been answered.
+  struct PendingFlush {
+    std::uint64_t after;
+    ReaderId id;
+  };
+
   void emit(const ClientEvent& event);
-  void send(const Message& message);
+  void violation(std::string_view what);
+  bool send(const Message& message);
+  bool send_expecting(const Message& message, Expect what, ReaderHandle reader);
   void handle(const Message& message);
+  void handle_malformed(const Decoded& decoded);
+  void handle_host_init(const Init& init);
   void handle_error(ReaderId id, std::uint32_t code);
+  void handle_reader_add_reply(ReaderHandle handle, ReaderId id, std::uint32_t code);
+  void handle_apdu(ReaderId id, Bytes apdu);
+  void handle_flush(ReaderId id);
   void start_next_reader_add();
-  void announce_card(ReaderHandle reader);
-  void answered_one_apdu();
+  void send_removal(ReaderHandle handle);
+  bool answer_apdu(ReaderHandle handle, const Message& answer);
+  void drop_apdus(ReaderHandle handle);
+  void complete_flushes();
   void close(std::string_view reason);
-  ReaderHandle* find_by_id(ReaderId id);
+  const ReaderInfo* active_reader(ReaderHandle handle) const;
+  std::optional<ReaderHandle> find_active(ReaderId id) const;
 
   Options options_;
   EventHandler handler_;
@@ -175,24 +204,16 @@ class ClientSession {
   bool closed_ = false;
   std::uint32_t host_version_ = 0;
   Capabilities host_capabilities_{};
+  // Bumped by restart(): receive() stops feeding input of the old connection.
+  std::uint64_t epoch_ = 0;
+  std::string text_;  // composed text for events (valid during the handler call)
 
-  std::vector<ReaderInfo> readers_;     // indexed by ReaderHandle
-  std::vector<ReaderHandle> by_id_;     // scratch for find_by_id
-  // What each Error from the host answers, oldest first (replies come in order).
-  enum class Expect : std::uint8_t { ReaderAdd, Atr, CardRemove, ReaderRemove };
-  struct Ack {
-    Expect what;
-    ReaderHandle reader;
-  };
+  std::vector<ReaderInfo> readers_;  // indexed by ReaderHandle
+  std::vector<ReaderBook> private_;
+  bool reader_add_outstanding_ = false;
   std::vector<Ack> acks_;
   std::size_t acks_head_ = 0;
-  // Flush is answered after every APDU received before it (global sequence).
   std::uint64_t apdus_received_ = 0;
-  std::uint64_t apdus_answered_ = 0;
-  struct PendingFlush {
-    std::uint64_t after;
-    ReaderId id;
-  };
   std::vector<PendingFlush> flushes_;
 };
 

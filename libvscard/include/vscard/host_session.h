@@ -134,6 +134,23 @@ class HostSession {
   const HostPolicy& policy() const { return policy_; }
 
  private:
+  void emit(const HostEvent& event);
+  void violation(std::string_view what);
+  bool send(const Message& message);
+  void send_error(ReaderId id, ErrorCode code);
+  void close(std::string_view reason);
+  void process(Bytes data);
+  void handle(const Decoded& decoded);
+  // One handler per policy (host_session_qemu.cc, host_session_multi.cc).
+  void handle_qemu(const Decoded& decoded);
+  void handle_multi(const Decoded& decoded);
+  // Shared by both policies: the client's answer to an APDU we sent.
+  void apdu_answer(ReaderId id, const Message* response, std::uint32_t error_code);
+  void flush_complete(ReaderId id);
+  ReaderInfo* find(ReaderId id);
+  ReaderInfo& add_reader(ReaderId id, std::string_view name);
+  void remove_reader(ReaderId id);
+
   HostPolicy policy_;
   EventHandler handler_;
   Decoder decoder_;
@@ -143,6 +160,11 @@ class HostSession {
   bool closed_ = false;
   Capabilities client_capabilities_{};
   std::vector<ReaderInfo> readers_;
+  std::vector<ReaderId> flushes_;  // Flush messages sent and not yet completed
+  // Qemu policy: bytes QEMU would hold in its 64 KiB input buffer, which it
+  // only empties when every byte in it has been parsed (host_session_qemu.cc).
+  std::size_t qemu_buffered_ = 0;
+  std::string text_;  // composed text for events (valid during the handler call)
 };
 
 }  // namespace vscard

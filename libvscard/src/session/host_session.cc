@@ -1,0 +1,155 @@
+// HostSession: input, output and the program's commands (see
+// vscard/host_session.h). What the host answers to each client message is the
+// policy's business: host_session_qemu.cc (QEMU 7.2, measured) and
+// host_session_multi.cc.
+#include "vscard/host_session.h"
+
+#include <algorithm>
+
+#include "session/output_queue.h"
+#include "session/qemu_policy.h"
+
+namespace vscard {
+
+HostSession::HostSession(HostPolicy policy, EventHandler handler)
+    : policy_(policy), handler_(std::move(handler)), decoder_(policy.max_message_size) {}
+
+void HostSession::consume_output(std::size_t n) { session::consume(output_, output_sent_, n); }
+
+void HostSession::emit(const HostEvent& event) {
+  if (handler_) handler_(event);
+}
+
+void HostSession::violation(std::string_view what) {
+  emit(host_event::ProtocolViolation{what});
+}
+
+bool HostSession::send(const Message& message) {
+  return session::append_message(output_, output_sent_, message, policy_.max_message_size);
+}
+
+void HostSession::send_error(ReaderId id, ErrorCode code) {
+  send(Message{id, Error{static_cast<std::uint32_t>(code)}});
+}
+
+void HostSession::close(std::string_view reason) {
+  if (closed_) return;
+  closed_ = true;
+  emit(host_event::Closed{reason});
+}
+
+void HostSession::receive(Bytes data) {
+  if (closed_) return;
+  if (policy_.mode != HostPolicy::Mode::Qemu) {
+    process(data);
+    return;
+  }
+  // QEMU's chardev only reads as much as fits in the device's input buffer,
+  // which empties only when all of it has been parsed (qemu_facts.h).
+  const std::size_t room = qemu::kInputBufferSize - std::min(qemu_buffered_, qemu::kInputBufferSize);
+  const Bytes taken = data.first(std::min(room, data.size()));
+  qemu_buffered_ += taken.size();
+  process(taken);
+  if (closed_) return;
+  if (decoder_.buffered() == 0) qemu_buffered_ = 0;
+  if (taken.size() < data.size()) close(qemu::kStallReason);
+}
+
+void HostSession::process(Bytes data) {
+  while (!closed_) {
+    const Decoded d = decoder_.next(data);
+    switch (d.status) {
+      case DecodeStatus::NeedMoreInput:
+        return;
+      case DecodeStatus::Message:
+      case DecodeStatus::Malformed:
+        if (policy_.mode == HostPolicy::Mode::Qemu) {
+          handle_qemu(d);
+        } else {
+          handle_multi(d);
+        }
+        break;
+      case DecodeStatus::Fatal:
+        if (policy_.mode == HostPolicy::Mode::Qemu && d.error == DecodeError::MessageTooLarge) {
+          close(qemu::kStallReason);
+        } else {
+          text_ = "undecodable input from the client: ";
+          text_ += to_string(d.error);
+          close(text_);
+        }
+        return;
+    }
+  }
+}
+
+const HostSession::ReaderInfo* HostSession::reader(ReaderId id) const {
+  for (const ReaderInfo& r : readers_) {
+    if (r.id == id) return &r;
+  }
+  return nullptr;
+}
+
+HostSession::ReaderInfo* HostSession::find(ReaderId id) {
+  return const_cast<ReaderInfo*>(static_cast<const HostSession*>(this)->reader(id));
+}
+
+HostSession::ReaderInfo& HostSession::add_reader(ReaderId id, std::string_view name) {
+  // readers() lists readers by id.
+  auto at = std::lower_bound(readers_.begin(), readers_.end(), id,
+                             [](const ReaderInfo& r, ReaderId v) { return r.id < v; });
+  ReaderInfo info;
+  info.id = id;
+  info.name = std::string(name);
+  return *readers_.insert(at, std::move(info));
+}
+
+void HostSession::remove_reader(ReaderId id) {
+  std::erase_if(readers_, [id](const ReaderInfo& r) { return r.id == id; });
+}
+
+void HostSession::apdu_answer(ReaderId id, const Message* response, std::uint32_t error_code) {
+  ReaderInfo* r = find(id);
+  if (r == nullptr || !r->apdu_outstanding) {
+    violation(response ? "APDU response from the client with no APDU outstanding; ignored"
+                       : "Error from the client with no APDU outstanding; ignored");
+    return;
+  }
+  r->apdu_outstanding = false;
+  if (response) {
+    emit(host_event::ApduResponse{id, std::get<Apdu>(response->body).data});
+  } else {
+    emit(host_event::ApduError{id, error_code});
+  }
+}
+
+void HostSession::flush_complete(ReaderId id) {
+  flushes_.erase(flushes_.begin());
+  emit(host_event::FlushCompleted{id});
+}
+
+bool HostSession::send_apdu(ReaderId id, Bytes apdu) {
+  if (closed_) return false;
+  ReaderInfo* r = find(id);
+  if (r == nullptr || !r->card_present || r->apdu_outstanding) return false;
+  // QEMU always sends APDUs with VSCARD_MINIMAL_READER_ID (its only reader).
+  const ReaderId wire_id = policy_.mode == HostPolicy::Mode::Qemu ? kMinimalReaderId : id;
+  if (!send(Message{wire_id, Apdu{apdu}})) return false;
+  r->apdu_outstanding = true;
+  return true;
+}
+
+bool HostSession::flush(ReaderId id) {
+  if (closed_ || !send(Message{id, Flush{}})) return false;
+  flushes_.push_back(id);
+  return true;
+}
+
+bool HostSession::request_reconnect(std::string_view host, std::string_view port) {
+  if (closed_ || policy_.mode == HostPolicy::Mode::Qemu || !client_init_received_ ||
+      !client_capabilities_.has(kCapabilityReconnect)) {
+    return false;
+  }
+  return send(Message{kUndefinedReaderId, Reconnect{host, port}});
+}
+
+}  // namespace vscard
