@@ -44,7 +44,9 @@ struct ReaderAccepted {
 };
 // The host refused ReaderAdd (e.g. cannot add more readers), or assigned an id
 // already used by another reader of this session (QEMU gives every reader id 0:
-// one reader per connection). The session keeps running with its other readers.
+// one reader per connection; `code` is then 0 and nothing is sent, since a
+// ReaderRemove would detach the first reader). The session keeps running with
+// its other readers.
 struct ReaderRejected {
   ReaderHandle reader = 0;
   std::uint32_t code = 0;

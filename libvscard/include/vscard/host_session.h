@@ -23,8 +23,11 @@ struct HostPolicy {
   enum class Mode {
     // What QEMU 7.2's ccid-card-passthru does (DESIGN.md, measured): every
     // ReaderAdd gets Error(success) with reader id 0, QEMU's check_atr and
-    // 40-byte cap, Error(general) for types it does not handle, the connection
-    // dropped past 64 KiB of unparsed input, Init answered even when malformed.
+    // 40-byte cap, Error(general) for types it does not handle, Init answered
+    // even when malformed, and nothing answered ever again once QEMU's 64 KiB
+    // input buffer is full (QEMU stops reading; the session reports Closed).
+    // Each receive() call stands for one QEMU read: QEMU empties its buffer
+    // only when a read ends on a message boundary. docs/protocol.md tables it.
     Qemu,
     // Up to max_readers readers with their own ids, ISO ATR checks, Error codes
     // for every violation, the Reconnect extension advertised.
@@ -86,8 +89,10 @@ struct FlushCompleted {
 struct ProtocolViolation {
   std::string_view what;
 };
-// The session is over (QEMU policy: input overflow); the program closes the
-// connection after writing pending_output().
+// The session is over (QEMU policy: where QEMU would stop reading for good;
+// Multi: malformed Init; both: a message over the size limit). The program
+// closes the connection after writing pending_output(); receive() ignores
+// anything more.
 struct Closed {
   std::string_view reason;
 };
