@@ -13,7 +13,8 @@
 # as FUZZ_BUILD_DIR/fuzz-work/NAME-crash-* (replay: the fuzzer binary with that file).
 #
 # Environment:
-#   VSCARD_FUZZ_RUNS   executions per target (default 3000000)
+#   VSCARD_FUZZ_RUNS   executions per target, overriding the table in
+#                      tests/fuzz/meson.build (e.g. 20000 for a quick local run)
 #   VSCARD_FUZZ_MAX_SECONDS  wall-clock cap per target (default 600): a target that
 #                      reaches it stops early, is reported, and is not a failure.
 set -uo pipefail
@@ -21,7 +22,6 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: $0 FUZZ_BUILD_DIR RESULTS.jsonl}" && pwd)
 results=${2:?usage: $0 FUZZ_BUILD_DIR RESULTS.jsonl}
-runs=${VSCARD_FUZZ_RUNS:-3000000}
 max_seconds=${VSCARD_FUZZ_MAX_SECONDS:-600}
 list="$build/tests/fuzz/fuzz-targets.txt"
 work="$build/fuzz-work"
@@ -39,7 +39,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=5:quarantine_size_mb=32:
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 run_one() {
-  local name=$1 dict=$2
+  local name=$1 dict=$2 runs=$3
   local exe="$build/tests/fuzz/$name" log="$work/$name.log"
   mkdir -p "$work/$name"
   local start end status seeds=()
@@ -72,12 +72,12 @@ run_one() {
 }
 
 names=()
-while read -r name dict; do
+while read -r name dict runs; do
   case "$name" in ''|'#'*) continue ;; esac
   while [ "$(jobs -pr | wc -l)" -ge 2 ]; do wait -n; done
   rm -f "$work/$name.status"
   names+=("$name")
-  run_one "$name" "$dict" &
+  run_one "$name" "$dict" "${VSCARD_FUZZ_RUNS:-$runs}" &
 done < "$list"
 wait
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "vpcd_frame.h"
 #include "wire_vectors.h"
 
 namespace {
@@ -33,9 +34,8 @@ ByteVec concat_all(const std::vector<vscard::test::Vector>& vectors) {
 // decoder_split_fuzzer reads with FuzzedDataProvider: the limit index is the last
 // byte, then alternately a chunk size from the end (byte % 65) and that many
 // stream bytes from the front. This lays out `stream` cut in chunks of `sizes`
-// (cycled) under limit index `limit`.
-ByteVec split_seed(const ByteVec& stream, const std::vector<std::uint8_t>& sizes,
-                   std::uint8_t limit) {
+// (cycled) under limit index `limit`; vpcd_frame_fuzzer has no limit byte (-1).
+ByteVec split_seed(const ByteVec& stream, const std::vector<std::uint8_t>& sizes, int limit) {
   ByteVec tail;
   std::size_t pos = 0, i = 0;
   while (pos < stream.size()) {
@@ -45,7 +45,7 @@ ByteVec split_seed(const ByteVec& stream, const std::vector<std::uint8_t>& sizes
   }
   ByteVec seed = stream;
   seed.insert(seed.end(), tail.rbegin(), tail.rend());
-  seed.push_back(limit);
+  if (limit >= 0) seed.push_back(static_cast<std::uint8_t>(limit));
   return seed;
 }
 
@@ -78,5 +78,68 @@ int main(int argc, char** argv) {
   ByteVec rt_small{0xF3};  // limit 12 + 3 * 4 = 24: an Init exactly fits
   rt_small.insert(rt_small.end(), all.begin(), all.end());
   write(out / "encode_roundtrip_fuzzer", "all_limit_24", rt_small);
+
+  // ATRs: the vectors' ATR and hand-built ones covering the structure (TCK
+  // computed here): minimal T=0, inverse convention, T=0+T=1 with TA1..TC1.
+  const auto with_tck = [](ByteVec atr) {
+    std::uint8_t x = 0;
+    for (std::size_t i = 1; i < atr.size(); ++i) x ^= atr[i];
+    atr.push_back(x);
+    return atr;
+  };
+  write(out / "atr_fuzzer", "vicc", vscard::test::atr_bytes());
+  write(out / "atr_fuzzer", "minimal_t0", {0x3B, 0x00});
+  write(out / "atr_fuzzer", "inverse_t0_hist2", {0x3F, 0x02, 0x14, 0x50});
+  write(out / "atr_fuzzer", "t0_t1_interfaces", with_tck({0x3B, 0xF2, 0x11, 0x00, 0xFF, 0x81, 0x31, 0xFE, 0x45, 0x80, 0x31}));
+  write(out / "atr_fuzzer", "t15_global", with_tck({0x3B, 0x80, 0x80, 0x1F, 0xC7, 0x59}));
+
+  // APDUs: every ISO 7816-4 case, PIN commands, responses.
+  write(out / "apdu_fuzzer", "select", vscard::test::apdu_bytes());
+  write(out / "apdu_fuzzer", "case1", {0x00, 0xA4, 0x04, 0x00});
+  write(out / "apdu_fuzzer", "case2_short", {0x00, 0xB0, 0x00, 0x00, 0x00});
+  write(out / "apdu_fuzzer", "case4_short", {0x00, 0xA4, 0x04, 0x00, 0x02, 0x3F, 0x00, 0x00});
+  write(out / "apdu_fuzzer", "case2_extended", {0x00, 0xB0, 0x00, 0x00, 0x00, 0x01, 0x00});
+  write(out / "apdu_fuzzer", "case3_extended", {0x00, 0xD6, 0x00, 0x00, 0x00, 0x00, 0x03, 0xAA, 0xBB, 0xCC});
+  write(out / "apdu_fuzzer", "case4_extended", {0x00, 0xD6, 0x00, 0x00, 0x00, 0x00, 0x03, 0xAA, 0xBB, 0xCC, 0x00, 0x00});
+  write(out / "apdu_fuzzer", "verify_pin", {0x00, 0x20, 0x00, 0x80, 0x08, 0x31, 0x32, 0x33, 0x34, 0xFF, 0xFF, 0xFF, 0xFF});
+  write(out / "apdu_fuzzer", "verify_status", {0x00, 0x20, 0x00, 0x80});
+  write(out / "apdu_fuzzer", "change_reference_data", {0x00, 0x24, 0x00, 0x80, 0x04, 0x31, 0x32, 0x33, 0x34});
+  write(out / "apdu_fuzzer", "reset_retry_counter_extended", {0x00, 0x2C, 0x00, 0x80, 0x00, 0x00, 0x02, 0x31, 0x32});
+  write(out / "apdu_fuzzer", "response_ok", {0x6F, 0x00, 0x90, 0x00});
+  write(out / "apdu_fuzzer", "response_tries_left", {0x63, 0xC2});
+
+  // vpcd frames: each control, an APDU, everything in one stream.
+  using vschost::vpcd::Control;
+  ByteVec vpcd_all;
+  for (Control c : {Control::PowerOff, Control::PowerOn, Control::Reset, Control::GetAtr}) {
+    ByteVec f;
+    vschost::vpcd::encode_control(c, f);
+    write(out / "vpcd_frame_fuzzer", "control_" + std::to_string(static_cast<int>(c)), split_seed(f, {64}, -1));
+    vpcd_all.insert(vpcd_all.end(), f.begin(), f.end());
+  }
+  ByteVec apdu_frame;
+  if (vschost::vpcd::encode_frame(vscard::test::apdu_bytes(), apdu_frame)) {
+    write(out / "vpcd_frame_fuzzer", "apdu", split_seed(apdu_frame, {64}, -1));
+    vpcd_all.insert(vpcd_all.end(), apdu_frame.begin(), apdu_frame.end());
+  }
+  write(out / "vpcd_frame_fuzzer", "all_bytewise", split_seed(vpcd_all, {1}, -1));
+  write(out / "vpcd_frame_fuzzer", "all_mixed", split_seed(vpcd_all, {3, 64, 2}, -1));
+
+  // Scripts (docs/vschost-scripts.md): text, a NUL, then a card response.
+  const auto script = [&](const std::string& name, const std::string& text, const ByteVec& response) {
+    ByteVec seed(text.begin(), text.end());
+    seed.push_back(0);
+    seed.insert(seed.end(), response.begin(), response.end());
+    write(out / "script_parser_fuzzer", name, seed);
+  };
+  script("every_keyword",
+         "wait-card\nsend 00A40400 07 A0000000031010 expect 9000\nexpect * 9000\nflush\n"
+         "sleep 250ms\nset $k 0102\nwait-removal\n",
+         {0x90, 0x00});
+  script("variables",
+         "wait-card \"Virtual PCD 00 00\" timeout=30\nsend 00CA0000 expect $serial:4 XX * 9000\n"
+         "send 00B0 $serial expect $rest:* 9000 timeout=2s\n# comment\nwait-removal R1\n",
+         {0x01, 0x02, 0x03, 0x04, 0xAA, 0xBB, 0x90, 0x00});
+  script("status_word_only", "send 00200080 08 31323334FFFFFFFF expect 63C2\r\n", {0x63, 0xC2});
   return 0;
 }
