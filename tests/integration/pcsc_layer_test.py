@@ -22,9 +22,9 @@ VICC_ATR = "3B9513810180 73FF01000B".replace(" ", "")  # vicc iso7816 (opensc-to
 
 
 class Probe:
-    def __init__(self, args=()):
+    def __init__(self, args=(), program="pcsc_probe"):
         build = os.environ.get("VSCARD_BUILD_DIR", "build")
-        path = os.path.join(build, "tests", "integration", "pcsc_probe")
+        path = os.path.join(build, "tests", "integration", program)
         if not os.path.exists(path):
             raise unittest.SkipTest(f"{path} not built (libpcsclite-dev missing?)")
         self.proc = subprocess.Popen([path, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -80,13 +80,15 @@ class Probe:
 
 
 class PcscLayerTest(unittest.TestCase):
+    PROGRAM = "pcsc_probe"
+
     def setUp(self):
         self.env = pcsc_env.PcscEnv()
         self.addCleanup(self.env.close)
         self.env.start()
 
     def probe(self, *args):
-        p = Probe(args)
+        p = Probe(args, self.PROGRAM)
         self.addCleanup(p.close)
         p.expect("ready")
         return p
@@ -227,6 +229,45 @@ class PcscLayerTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         kind, _, value = p.transmit(R0, "0084000008")
         self.assertEqual((kind, value[-4:]), ("response", "9000"))
+
+
+class PcscSourceTest(PcscLayerTest):
+    """The same against vscclient::PcscSource, the CardSource `vscclient --pcsc`
+    uses: events and answers through the main loop, pcscd loss logged once."""
+    PROGRAM = "pcsc_source_probe"
+
+    def test_pcscd_restart_is_reported_once_and_cards_come_back(self):
+        self.env.start_vicc(0)
+        p = self.probe("--pattern", R0)
+        p.expect("card_inserted ")
+        self.env.stop_pcscd()
+        self.env.stop_card(0)
+        self.assertEqual(p.expect("card_removed "), R0)
+        time.sleep(2)
+        self.env.start()
+        self.env.start_vicc(0)
+        self.assertEqual(p.expect("card_inserted ", timeout=30), f"{R0}|{VICC_ATR}")
+        lost = [s for s in p.seen if "pcscd is not available" in s]
+        self.assertEqual(len(lost), 1, p.seen)
+        self.assertTrue(any("pcscd is back" in s for s in p.seen), p.seen)
+        kind, _, value = p.transmit(R0, "0084000008")
+        self.assertEqual((kind, value[-4:]), ("response", "9000"))
+
+    def test_pattern_substring_and_glob_select_one_reader(self):
+        p = self.probe("--pattern", "00 01")
+        self.assertEqual(p.expect("reader_added "), R1)
+        p2 = self.probe("--pattern", "Virtual*00")
+        self.assertEqual(p2.expect("reader_added "), R0)
+        self.probe("--pattern", "no such reader")
+        time.sleep(1)
+        added = [[s for s in x.seen if s.startswith("reader_added")] for x in (p, p2)]
+        self.assertEqual(added, [[f"reader_added {R1}"], [f"reader_added {R0}"]])
+
+    def test_apdu_to_unknown_reader_is_answered_with_an_error(self):
+        p = self.probe("--pattern", R0)
+        p.expect("reader_added ")
+        kind, name, _ = p.transmit("no such reader", "0084000008")
+        self.assertEqual((kind, name), ("error", "no such reader"))
 
 
 if __name__ == "__main__":

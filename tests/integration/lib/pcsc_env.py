@@ -168,6 +168,10 @@ class PcscEnv:
                 f"a pcscd this test did not start is running (pid {foreign[0]}); "
                 "only one pcscd can run on a machine, so the real-PC/SC tests skip "
                 "rather than stop it")
+        busy = self._wait_vpcd_ports_free()
+        if busy:
+            raise unittest.SkipTest(f"TCP port {busy} (vpcd's) is in use by a program this "
+                                    "test did not start")
         self._pcscd_starts += 1
         log_path = os.path.join(self.workdir, f"pcscd.{self._pcscd_starts}.log")
         self._pcscd_log = open(log_path, "wb")
@@ -185,6 +189,26 @@ class PcscEnv:
             time.sleep(0.1)
         raise RuntimeError("pcscd did not list vpcd's readers within "
                            f"{timeout} s: " + self.pcscd_log_text()[-2000:])
+
+    @staticmethod
+    def _wait_vpcd_ports_free(timeout=30):
+        """0 once vpcd's ports can be bound (a pcscd that just ended may still
+        hold them for a moment), else the busy port after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            busy = 0
+            for slot in range(VPCD_SLOTS):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("0.0.0.0", vpcd_port(slot)))
+                except OSError:
+                    busy = vpcd_port(slot)
+                finally:
+                    s.close()
+            if not busy or time.monotonic() > deadline:
+                return busy
+            time.sleep(0.2)
 
     def pcscd_log_text(self):
         path = os.path.join(self.workdir, f"pcscd.{self._pcscd_starts}.log")
