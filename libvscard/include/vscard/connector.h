@@ -1,0 +1,88 @@
+// Connector: dials an Address (TCP by name, IPv4/IPv6 literal, or Unix socket),
+// optionally with TLS, and keeps retrying with capped exponential backoff and
+// jitter while the peer is not there yet -- and again, via reconnect(), after
+// a connection has gone away.
+//
+//   vscard::Connector connector(options,
+//       [&](std::unique_ptr<vscard::Connection> c) { conn = std::move(c);
+//                                                    session.restart(); link.bind(...); },
+//       [&](const GError* e, std::optional<std::chrono::milliseconds> retry) { log... });
+//   connector.start();
+//   // when the connection closes: connector.reconnect();
+#pragma once
+
+#include <gio/gio.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "vscard/address.h"
+#include "vscard/connection.h"
+#include "vscard/tls.h"
+
+namespace vscard {
+
+// Delay before retry n (n = 0 for the first retry):
+//   min(max, initial * multiplier^n), then scaled by a random factor in
+//   [1 - jitter, 1 + jitter] so that many clients do not retry in lockstep.
+struct Backoff {
+  std::chrono::milliseconds initial{500};
+  std::chrono::milliseconds max{30000};
+  double multiplier = 2.0;
+  double jitter = 0.2;
+  // `random01` is a uniform random value in [0, 1).
+  std::chrono::milliseconds delay(unsigned retry, double random01) const;
+};
+
+class Connector {
+ public:
+  struct Options {
+    Address address;
+    std::optional<TlsClientOptions> tls;  // nullopt: plaintext
+    Connection::Options connection;
+    Backoff backoff;
+    // Give up after this many consecutive failed attempts; 0: never.
+    unsigned max_attempts = 0;
+    // Per attempt, for TCP connect + TLS handshake; 0 s: no limit.
+    std::chrono::seconds timeout{20};
+    // A connection that lived at least this long resets the backoff; a peer that
+    // accepts and drops us at once keeps the delays growing.
+    std::chrono::seconds stable_after{10};
+  };
+  using ConnectedHandler = std::function<void(std::unique_ptr<Connection> connection)>;
+  // Each failed attempt: the error (one line, "cannot connect to HOST:PORT: ...")
+  // and the delay before the next attempt, or nullopt when giving up (max_attempts).
+  // The handler may call stop() (e.g. for a TLS certificate error, which will
+  // not fix itself: see transport_error_is_permanent()).
+  using FailedHandler =
+      std::function<void(const GError* error, std::optional<std::chrono::milliseconds> retry_in)>;
+
+  Connector(Options options, ConnectedHandler on_connected, FailedHandler on_failed);
+  ~Connector();
+  Connector(const Connector&) = delete;
+  Connector& operator=(const Connector&) = delete;
+
+  // First attempt now.
+  void start();
+  // The connection handed out has ended: next attempt after the backoff delay.
+  void reconnect();
+  // Cancels any attempt or scheduled retry. start() may be called again.
+  void stop();
+  // An attempt is running or scheduled.
+  bool active() const;
+  const Options& options() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// True for failures that retrying cannot fix: an invalid address or a TLS
+// certificate check (unknown CA, name mismatch, expired, revoked, bad certificate,
+// credentials files).
+bool transport_error_is_permanent(const GError* error);
+
+}  // namespace vscard

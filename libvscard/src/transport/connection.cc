@@ -1,0 +1,239 @@
+// Connection: async reads into one buffer, async writes from a bounded queue
+// (see vscard/connection.h).
+//
+// Lifetime: the public Connection owns a shared Impl. Each pending GIO operation
+// holds a strong reference to the Impl (read_ref/write_ref, moved out first
+// thing in the callback), so closing or destroying the Connection only cancels;
+// the Impl goes away once GIO has reported the cancellation.
+#define G_LOG_DOMAIN "vscard"
+#include "vscard/connection.h"
+
+#include <utility>
+#include <vector>
+
+#include "transport/socket_util.h"
+#include "vscard/glib_ptr.h"
+#include "vscard/transport_error.h"
+
+namespace vscard {
+
+struct Connection::Impl : std::enable_shared_from_this<Impl> {
+  GObjectPtr<GIOStream> stream;
+  GInputStream* input = nullptr;    // owned by stream
+  GOutputStream* output = nullptr;  // owned by stream
+  GSocket* socket = nullptr;        // owned by stream
+  // Separate so that close_after_flush() can stop reading and keep writing.
+  GObjectPtr<GCancellable> read_cancellable{g_cancellable_new()};
+  GObjectPtr<GCancellable> write_cancellable{g_cancellable_new()};
+  GMainContextPtr context{g_main_context_ref_thread_default()};
+  Options options;
+  std::string peer;
+  bool tls = false;
+
+  DataHandler on_data;
+  CloseHandler on_close;
+  bool started = false;
+  bool open = true;
+  bool draining = false;  // close_after_flush(): no more reads or writes accepted
+
+  std::vector<std::uint8_t> read_buffer;
+  std::shared_ptr<Impl> read_ref;  // set while a read is pending
+
+  // `writing` belongs to the pending write (GIO holds a pointer into it);
+  // write() appends to `queue`; they swap when `writing` is done.
+  std::vector<std::uint8_t> writing;
+  std::size_t writing_offset = 0;
+  std::vector<std::uint8_t> queue;
+  std::shared_ptr<Impl> write_ref;  // set while a write is pending
+
+  std::optional<CloseReason> close_reason;  // to report through on_close
+  GSourcePtr notify_source;
+  bool stream_closed = false;
+
+  ~Impl() { close_stream(); }
+
+  std::size_t queued() const { return writing.size() - writing_offset + queue.size(); }
+
+  void start_read() {
+    if (!open || draining || read_ref) return;
+    read_ref = shared_from_this();
+    g_input_stream_read_async(input, read_buffer.data(), read_buffer.size(), G_PRIORITY_DEFAULT,
+                              read_cancellable.get(), &Impl::read_done, this);
+  }
+
+  static void read_done(GObject* source, GAsyncResult* result, gpointer data) {
+    auto self = std::move(static_cast<Impl*>(data)->read_ref);
+    GErrorPtr error;
+    const gssize n = g_input_stream_read_finish(G_INPUT_STREAM(source), result, error.out());
+    if (!self->open || self->draining) return self->maybe_close_stream();
+    if (n < 0) {
+      const bool tls_eof = g_error_matches(error.get(), G_TLS_ERROR, G_TLS_ERROR_EOF);
+      return self->fail(tls_eof ? CloseReason::Kind::PeerClosed : CloseReason::Kind::Error,
+                        tls_eof ? std::string("peer closed the connection without TLS close_notify")
+                                : "read failed: " + transport::explain_io_error(error.get()));
+    }
+    if (n == 0) return self->fail(CloseReason::Kind::PeerClosed, "peer closed the connection");
+    if (self->on_data) self->on_data(Bytes(self->read_buffer.data(), static_cast<std::size_t>(n)));
+    self->start_read();
+    self->maybe_close_stream();
+  }
+
+  bool write(Bytes data) {
+    if (!open || draining) return false;
+    if (data.size() > options.max_write_queue - std::min(options.max_write_queue, queued())) {
+      fail(CloseReason::Kind::WriteQueueOverflow,
+           "write queue overflow: " + std::to_string(queued() + data.size()) +
+               " bytes would be queued (limit " + std::to_string(options.max_write_queue) +
+               "); the peer is not reading");
+      return false;
+    }
+    queue.insert(queue.end(), data.begin(), data.end());
+    start_write();
+    return true;
+  }
+
+  void start_write() {
+    if (!open || write_ref) return;
+    if (writing_offset == writing.size()) {
+      writing.clear();
+      writing_offset = 0;
+      std::swap(writing, queue);  // both keep their capacity: no allocation once warm
+    }
+    if (writing.empty()) {
+      if (draining) finish(CloseReason{CloseReason::Kind::Local, "closed after sending all data"});
+      return;
+    }
+    write_ref = shared_from_this();
+    g_output_stream_write_async(output, writing.data() + writing_offset, writing.size() - writing_offset,
+                                G_PRIORITY_DEFAULT, write_cancellable.get(), &Impl::write_done, this);
+  }
+
+  static void write_done(GObject* source, GAsyncResult* result, gpointer data) {
+    auto self = std::move(static_cast<Impl*>(data)->write_ref);
+    GErrorPtr error;
+    const gssize n = g_output_stream_write_finish(G_OUTPUT_STREAM(source), result, error.out());
+    if (!self->open) return self->maybe_close_stream();
+    if (n < 0)
+      return self->fail(CloseReason::Kind::Error,
+                        "write failed: " + transport::explain_io_error(error.get()));
+    self->writing_offset += static_cast<std::size_t>(n);
+    self->start_write();
+    self->maybe_close_stream();
+  }
+
+  // Ends the connection and reports `reason` through on_close (from the main loop).
+  void fail(CloseReason::Kind kind, std::string message) {
+    if (kind == CloseReason::Kind::WriteQueueOverflow)
+      g_message("closing connection to %s: %s", peer.c_str(), message.c_str());
+    else
+      g_debug("connection to %s closed: %s", peer.c_str(), message.c_str());
+    finish(CloseReason{kind, std::move(message)});
+  }
+
+  void finish(std::optional<CloseReason> reason) {
+    if (!open) return;
+    open = false;
+    g_cancellable_cancel(read_cancellable.get());
+    g_cancellable_cancel(write_cancellable.get());
+    queue = {};
+    writing = {};
+    writing_offset = 0;
+    if (reason) {
+      close_reason = std::move(reason);
+      if (started) schedule_notify();
+    }
+    maybe_close_stream();
+  }
+
+  void schedule_notify() {
+    notify_source.reset(g_idle_source_new());
+    g_source_set_callback(notify_source.get(), &Impl::notify, this, nullptr);
+    g_source_attach(notify_source.get(), context.get());
+  }
+
+  static gboolean notify(gpointer data) {
+    auto self = static_cast<Impl*>(data)->shared_from_this();
+    auto reason = std::move(self->close_reason);
+    self->close_reason.reset();
+    // Detach before calling out: the handler may destroy the Connection.
+    GSource* source = self->notify_source.release();
+    if (reason && self->on_close) self->on_close(*reason);
+    g_source_unref(source);
+    return G_SOURCE_REMOVE;
+  }
+
+  // Closes the socket once no GIO operation is using the stream any more.
+  void maybe_close_stream() {
+    if (open || read_ref || write_ref) return;
+    close_stream();
+  }
+
+  void close_stream() {
+    if (stream_closed || !stream) return;
+    stream_closed = true;
+    // Closing the socket directly: a TLS close_notify could block on a peer that
+    // never reads (the overflow case), and an orderly end needs no more than the FIN.
+    if (socket) g_socket_close(socket, nullptr);
+    else g_io_stream_close(stream.get(), nullptr, nullptr);
+  }
+};
+
+std::unique_ptr<Connection> Connection::adopt(GIOStream* stream, const Options& options, GError** error) {
+  auto impl = std::make_shared<Impl>();
+  impl->stream = ref_object(stream);
+  impl->input = g_io_stream_get_input_stream(stream);
+  impl->output = g_io_stream_get_output_stream(stream);
+  impl->socket = transport::socket_of(stream);
+  impl->options = options;
+  if (impl->options.read_buffer_size == 0) impl->options.read_buffer_size = 64 * 1024;
+  impl->read_buffer.resize(impl->options.read_buffer_size);
+  impl->peer = transport::describe_peer(stream);
+  impl->tls = G_IS_TLS_CONNECTION(stream);
+  if (!transport::apply_tcp_options(impl->socket, options.keepalive, error)) {
+    impl->finish(std::nullopt);
+    return nullptr;
+  }
+  return std::make_unique<Connection>(std::move(impl));
+}
+
+Connection::Connection(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Connection::~Connection() {
+  impl_->notify_source.reset();
+  impl_->finish(std::nullopt);
+}
+
+void Connection::start(DataHandler on_data, CloseHandler on_close) {
+  impl_->on_data = std::move(on_data);
+  impl_->on_close = std::move(on_close);
+  impl_->started = true;
+  if (!impl_->open) {
+    if (impl_->close_reason) impl_->schedule_notify();
+    return;
+  }
+  impl_->start_read();
+}
+
+bool Connection::write(Bytes data) { return impl_->write(data); }
+
+void Connection::close_after_flush() {
+  if (!impl_->open || impl_->draining) return;
+  impl_->draining = true;
+  // What the peer sends from now on is not wanted.
+  g_cancellable_cancel(impl_->read_cancellable.get());
+  impl_->start_write();
+}
+
+void Connection::close() {
+  impl_->notify_source.reset();
+  impl_->close_reason.reset();
+  impl_->finish(std::nullopt);
+}
+
+bool Connection::is_open() const { return impl_->open && !impl_->draining; }
+std::size_t Connection::queued_bytes() const { return impl_->queued(); }
+const std::string& Connection::peer() const { return impl_->peer; }
+bool Connection::is_tls() const { return impl_->tls; }
+GSocket* Connection::socket() const { return impl_->socket; }
+
+}  // namespace vscard

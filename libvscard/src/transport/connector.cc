@@ -1,0 +1,216 @@
+// Connector: connect attempts with capped exponential backoff (see vscard/connector.h).
+#define G_LOG_DOMAIN "vscard"
+#include "vscard/connector.h"
+
+#include <gio/gunixsocketaddress.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "transport/socket_util.h"
+#include "transport/tls_handshake.h"
+#include "vscard/glib_ptr.h"
+#include "vscard/transport_error.h"
+
+namespace vscard {
+
+std::chrono::milliseconds Backoff::delay(unsigned retry, double random01) const {
+  const double base = static_cast<double>(initial.count()) *
+                      std::pow(std::max(1.0, multiplier), static_cast<double>(std::min(retry, 64u)));
+  const double capped = std::min(base, static_cast<double>(max.count()));
+  const double j = std::clamp(jitter, 0.0, 1.0);
+  const double scaled = capped * (1.0 - j + 2.0 * j * std::clamp(random01, 0.0, 1.0));
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(scaled)));
+}
+
+struct Connector::Impl : std::enable_shared_from_this<Impl> {
+  Options options;
+  ConnectedHandler on_connected;
+  FailedHandler on_failed;
+  GObjectPtr<GSocketClient> client;  // one per attempt: identifies stale completions
+  GObjectPtr<GCancellable> cancellable;
+  GSourcePtr timer;
+  std::shared_ptr<transport::TlsHandshake> handshake;
+  // Keeps the Impl alive while GIO still owes us callbacks (a cancelled
+  // connect is reported after the Connector may be gone).
+  std::shared_ptr<Impl> keep_alive;
+  unsigned pending_connects = 0;
+  unsigned generation = 0;   // bumped by stop(): stale completions are ignored
+  unsigned failures = 0;     // consecutive failed attempts
+  unsigned retry_index = 0;  // position in the backoff sequence
+  bool connecting = false;
+  gint64 connected_at = 0;   // monotonic µs of the last success, 0 if none
+  GRand* rand = g_rand_new();
+
+  ~Impl() { g_rand_free(rand); }
+
+  std::string target() const { return options.address.to_string(); }
+
+  void attempt() {
+    timer.reset();
+    connecting = true;
+    cancellable.reset(g_cancellable_new());
+    client.reset(g_socket_client_new());
+    g_socket_client_set_timeout(client.get(), static_cast<guint>(options.timeout.count()));
+    GObjectPtr<GSocketConnectable> connectable(
+        options.address.is_unix()
+            ? G_SOCKET_CONNECTABLE(g_unix_socket_address_new(options.address.path.c_str()))
+            : g_network_address_new(options.address.host.c_str(), options.address.port));
+    keep_alive = shared_from_this();
+    ++pending_connects;
+    g_socket_client_connect_async(client.get(), connectable.get(), cancellable.get(), &Impl::connected, this);
+  }
+
+  static void connected(GObject* source, GAsyncResult* result, gpointer data) {
+    auto self = static_cast<Impl*>(data)->shared_from_this();
+    if (--self->pending_connects == 0) self->keep_alive.reset();
+    GErrorPtr error;
+    GObjectPtr<GSocketConnection> connection(
+        g_socket_client_connect_finish(G_SOCKET_CLIENT(source), result, error.out()));
+    if (G_SOCKET_CLIENT(source) != self->client.get()) return;  // stopped or superseded meanwhile
+    self->client.reset();
+    if (!connection) {
+      GErrorPtr wrapped;
+      transport::propagate_prefixed(wrapped.out(), error.release(), "cannot connect to " + self->target(),
+                                    nullptr);
+      return self->failed(std::move(wrapped), true);
+    }
+    if (!self->options.tls) return self->succeeded(G_IO_STREAM(connection.get()));
+    const auto& tls = *self->options.tls;
+    const std::string name = !tls.hostname.empty() ? tls.hostname
+                             : self->options.address.is_unix() ? std::string("localhost")
+                                                               : self->options.address.host;
+    const unsigned generation = self->generation;
+    std::weak_ptr<Impl> weak = self;
+    self->handshake = transport::TlsHandshake::client(
+        G_IO_STREAM(connection.get()), tls, name, self->options.address.port, self->target(),
+        self->options.timeout, [weak, generation](GObjectPtr<GIOStream> stream, GErrorPtr error) {
+          auto impl = weak.lock();
+          if (!impl || impl->generation != generation) return;
+          impl->handshake.reset();
+          if (stream) impl->succeeded(stream.get());
+          else impl->failed(std::move(error), false);
+        });
+  }
+
+  void succeeded(GIOStream* stream) {
+    GErrorPtr error;
+    auto connection = Connection::adopt(stream, options.connection, error.out());
+    if (!connection) return failed(std::move(error), false);
+    connecting = false;
+    failures = 0;
+    connected_at = g_get_monotonic_time();
+    on_connected(std::move(connection));
+  }
+
+  void failed(GErrorPtr error, bool io_error) {
+    if (io_error && error->domain != VSCARD_TRANSPORT_ERROR) {
+      // Replace GIO's wording ("Could not connect to 127.0.0.1: Connection refused")
+      // with ours, keeping domain and code.
+      GErrorPtr plain;
+      g_set_error(plain.out(), error->domain, error->code, "cannot connect to %s: %s", target().c_str(),
+                  transport::explain_io_error(error.get()).c_str());
+      error = std::move(plain);
+    }
+    ++failures;
+    connecting = false;
+    if (options.max_attempts != 0 && failures >= options.max_attempts) {
+      if (on_failed) on_failed(error.get(), std::nullopt);
+      return;
+    }
+    const auto delay = schedule();
+    if (on_failed) on_failed(error.get(), delay);
+  }
+
+  std::chrono::milliseconds schedule() {
+    const auto delay = options.backoff.delay(retry_index++, g_rand_double(rand));
+    timer.reset(g_timeout_source_new(static_cast<guint>(delay.count())));
+    g_source_set_callback(timer.get(), &Impl::fire, this, nullptr);
+    g_source_attach(timer.get(), g_main_context_get_thread_default());
+    connecting = true;
+    return delay;
+  }
+
+  static gboolean fire(gpointer data) {
+    auto self = static_cast<Impl*>(data)->shared_from_this();
+    GSource* source = self->timer.release();  // the source is removed by returning REMOVE
+    self->attempt();
+    g_source_unref(source);
+    return G_SOURCE_REMOVE;
+  }
+
+  void stop() {
+    ++generation;
+    client.reset();
+    timer.reset();
+    if (cancellable) g_cancellable_cancel(cancellable.get());
+    if (handshake) handshake->cancel();
+    handshake.reset();
+    connecting = false;
+  }
+};
+
+Connector::Connector(Options options, ConnectedHandler on_connected, FailedHandler on_failed)
+    : impl_(std::make_shared<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->on_connected = std::move(on_connected);
+  impl_->on_failed = std::move(on_failed);
+}
+
+Connector::~Connector() { impl_->stop(); }
+
+void Connector::start() {
+  impl_->stop();
+  impl_->failures = 0;
+  impl_->retry_index = 0;
+  if (impl_->options.tls && (!impl_->options.tls->credentials ||
+                             impl_->options.tls->credentials->endpoint() != TlsCredentials::Endpoint::Client)) {
+    GErrorPtr error;
+    set_transport_error(error.out(), TransportError::TlsCredentials,
+                        "TLS credentials for a connector must be loaded with Endpoint::Client");
+    if (impl_->on_failed) impl_->on_failed(error.get(), std::nullopt);
+    return;
+  }
+  if (!impl_->options.address.is_unix() && impl_->options.address.port == 0) {
+    GErrorPtr error;
+    set_transport_error(error.out(), TransportError::InvalidAddress,
+                        ("cannot connect to " + impl_->target() + ": port 0 is not a port to connect to").c_str());
+    if (impl_->on_failed) impl_->on_failed(error.get(), std::nullopt);
+    return;
+  }
+  impl_->attempt();
+}
+
+void Connector::reconnect() {
+  impl_->stop();
+  const gint64 lived = g_get_monotonic_time() - impl_->connected_at;
+  if (impl_->connected_at != 0 &&
+      lived >= std::chrono::duration_cast<std::chrono::microseconds>(impl_->options.stable_after).count())
+    impl_->retry_index = 0;
+  impl_->schedule();
+}
+
+void Connector::stop() { impl_->stop(); }
+bool Connector::active() const { return impl_->connecting; }
+const Connector::Options& Connector::options() const { return impl_->options; }
+
+bool transport_error_is_permanent(const GError* error) {
+  if (error == nullptr || error->domain != VSCARD_TRANSPORT_ERROR) return false;
+  switch (static_cast<TransportError>(error->code)) {
+    case TransportError::InvalidAddress:
+    case TransportError::InvalidKeepalive:
+    case TransportError::TlsUnavailable:
+    case TransportError::TlsCredentials:
+    case TransportError::TlsUnknownCa:
+    case TransportError::TlsNameMismatch:
+    case TransportError::TlsExpired:
+    case TransportError::TlsRevoked:
+    case TransportError::TlsBadCertificate:
+    case TransportError::TlsNoClientCertificate:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace vscard

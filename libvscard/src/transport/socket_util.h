@@ -1,0 +1,37 @@
+// Internal helpers of the transport layer: socket options, names of socket
+// addresses, one-line error messages.
+#pragma once
+
+#include <gio/gio.h>
+
+#include <optional>
+#include <string>
+
+#include "vscard/keepalive.h"
+
+namespace vscard::transport {
+
+// The GSocket under a GSocketConnection or a GTlsConnection over one; null otherwise.
+GSocket* socket_of(GIOStream* stream);
+
+// "127.0.0.1:2001", "[::1]:2001", "unix:/path" ("unix:" for an unnamed socket).
+std::string describe(GSocketAddress* address);
+// The peer of a connected stream; for an accepted Unix connection (unnamed
+// peer) the local path.
+std::string describe_peer(GIOStream* stream);
+
+// TCP_NODELAY and, if given, SO_KEEPALIVE + TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT.
+// Does nothing for a non-TCP socket.
+bool apply_tcp_options(GSocket* socket, const std::optional<Keepalive>& keepalive, GError** error);
+
+// Moves `source` into `dest` keeping its domain and code, with the message
+// replaced by "<prefix>: <text>" (text: `source`'s message unless given).
+void propagate_prefixed(GError** dest, GError* source, const std::string& prefix,
+                        const char* text = nullptr);
+
+// A one-line reason for a GIO connect/bind/read failure, lower-case, with what
+// to do where the code says enough ("connection refused (is vschost or QEMU
+// listening there?)"); `fallback` otherwise.
+std::string explain_io_error(const GError* error);
+
+}  // namespace vscard::transport
