@@ -15,6 +15,9 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+// clang 14 (the fuzz build) lacks C++20 aggregate deduction; g++ does not need it.
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
 }  // namespace
 
 ClientSession::ClientSession(Options options, EventHandler handler)

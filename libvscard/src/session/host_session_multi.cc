@@ -14,6 +14,9 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+// clang 14 (the fuzz build) lacks C++20 aggregate deduction; g++ does not need it.
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
 
 bool answered_with_error(std::uint32_t type) {
   // APDU and Error are answers themselves; answering them could loop.
