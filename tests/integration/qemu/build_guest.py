@@ -28,6 +28,7 @@ Prints the kernel and initrd paths. Library use: build() -> Guest.
 """
 import argparse
 import dataclasses
+import fcntl
 import hashlib
 import json
 import lzma
@@ -222,6 +223,7 @@ def fetch_kernel(cache, kernel_deb=None):
     mods_tag = hashlib.sha256(" ".join(GUEST_MODULES).encode()).hexdigest()[:8]
     kdir = os.path.join(cache, "kernel", f"{pkg}_{ver}_{mods_tag}")
     if os.path.exists(os.path.join(kdir, "done")):
+        os.utime(kdir)
         return kdir, pkg, ver
     shutil.rmtree(kdir, ignore_errors=True)
     os.makedirs(kdir)
@@ -392,6 +394,13 @@ def build(cache=None, kernel_deb=None, force=False, log=lambda msg: None):
     """Build (or reuse) the guest; returns Guest. Raises BuildError."""
     cache = cache or default_cache_dir()
     os.makedirs(cache, exist_ok=True)
+    # One builder at a time per cache (parallel test runs share it).
+    with open(os.path.join(cache, "lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(cache, kernel_deb, force, log)
+
+
+def _build_locked(cache, kernel_deb, force, log):
     kdir, kpkg, kver_pkg = fetch_kernel(cache, kernel_deb)
     kver = open(os.path.join(kdir, "version")).read().strip()
     files = guest_file_list()
@@ -414,8 +423,20 @@ def build(cache=None, kernel_deb=None, force=False, log=lambda msg: None):
         os.replace(tmp, initrd)  # atomic: a concurrent reader sees old or new
         with open(os.path.join(gdir, "key.json"), "w") as f:
             json.dump(key_material, f, indent=1, sort_keys=True)
+    os.utime(gdir)  # most recently used first when pruning
+    prune(os.path.join(cache, "guest"), keep=3)
+    prune(os.path.join(cache, "kernel"), keep=2)
     return Guest(kernel=os.path.join(kdir, "vmlinux"), initrd=initrd,
                  kernel_version=kver, key=key)
+
+
+def prune(parent, keep):
+    """Delete all but the `keep` most recently used entries of a cache dir, so
+    package upgrades don't pile up old guests (~25 MB) and kernels (~70 MB)."""
+    entries = sorted((os.path.join(parent, e) for e in os.listdir(parent)),
+                     key=os.path.getmtime, reverse=True)
+    for old in entries[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def main():
