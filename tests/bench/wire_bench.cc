@@ -152,9 +152,15 @@ class SummaryReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
+    // With --benchmark_repetitions the median row is used (steadier on a busy
+    // machine); without, the single iteration row.
     for (const Run& run : runs) {
-      if (run.run_type != Run::RT_Iteration || run.error_occurred) continue;
+      if (run.error_occurred) continue;
+      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if (run.run_type != Run::RT_Iteration && !median) continue;
       Rates& r = rates_[{run.run_name.function_name, run.run_name.args}];
+      if (median) r = Rates{0, 0, 0, true};
+      if (r.from_median && !median) continue;
       r.bytes_per_second += run.counters.at("bytes_per_second").value;
       r.items_per_second += run.counters.at("items_per_second").value;
       ++r.samples;
@@ -162,7 +168,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   }
 
   void print_summary() const {
-    std::printf("\nSummary (CPU time; ratio = time / memcpy time for the same bytes)\n");
+    std::printf("\nSummary (CPU time, median of repetitions if any; ratio = time / memcpy time\n"
+                "for the same bytes)\n");
     std::printf("%-8s %-17s %12s %10s %14s %8s\n", "payload", "benchmark", "ns/message",
                 "GB/s", "messages/s", "ratio");
     for (std::int64_t size : kSizes) {
@@ -188,6 +195,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   struct Rates {
     double bytes_per_second = 0, items_per_second = 0;
     int samples = 0;
+    bool from_median = false;
   };
   const Rates* find(const std::string& name, const std::string& arg) const {
     auto it = rates_.find({name, arg});
