@@ -70,6 +70,14 @@ int main(int argc, char** argv) {
     write(out / "encode_roundtrip_fuzzer", v.name, rt);
   }
   const ByteVec all = concat_all(vectors);
+  // session_pair_fuzzer reads a schedule of operations; the vectors' bytes make
+  // varied schedules whose raw injections carry real messages.
+  write(out / "session_pair_fuzzer", "all_vectors", all);
+  for (const char* name : {"init_qemu", "apdu_select", "reader_add_named"}) {
+    for (const auto& v : vectors) {
+      if (v.name == name) write(out / "session_pair_fuzzer", v.name, v.bytes);
+    }
+  }
   write(out / "decoder_split_fuzzer", "all_mixed_splits", split_seed(all, {1, 5, 12, 13, 64}, k64KiB));
   write(out / "decoder_split_fuzzer", "all_header_only_limit", split_seed(all, {7, 30}, kHeaderOnly));
   ByteVec rt_all{0x00};
