@@ -1,0 +1,159 @@
+#define G_LOG_DOMAIN "vschost"
+
+#include "app.h"
+
+#include <glib-unix.h>
+#include <glib.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "console.h"
+#include "event_log.h"
+#include "host_server.h"
+#include "script_file.h"
+#include "vscard/glib_ptr.h"
+#include "vscard/tls.h"
+
+namespace vschost {
+namespace {
+
+struct LoopUnref {
+  void operator()(GMainLoop* l) const { g_main_loop_unref(l); }
+};
+
+void fail(const std::string& message) { std::fprintf(stderr, "vschost: %s\n", message.c_str()); }
+
+}  // namespace
+
+int run(const Options& options) {
+  if (options.verbose > 0) g_setenv("G_MESSAGES_DEBUG", "vschost vscard", TRUE);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::optional<Script> script;
+  std::string error;
+  if (!options.script.empty()) {
+    script = load_script(options.script, error);
+    if (!script) {
+      fail(error);
+      return 2;
+    }
+  }
+
+  vscard::Listener::Options listen_options;
+  if (!options.tls_creds.empty()) {
+    vscard::GErrorPtr gerror;
+    if (!vscard::tls_available(gerror.out())) {
+      fail(gerror.message());
+      return 2;
+    }
+    auto creds = vscard::TlsCredentials::load(options.tls_creds,
+                                              vscard::TlsCredentials::Endpoint::Server,
+                                              gerror.out());
+    if (!creds) {
+      fail(std::string(gerror.message()) + " (--tls-creds expects ca-cert.pem, server-cert.pem "
+           "and server-key.pem in the directory)");
+      return 2;
+    }
+    listen_options.tls = vscard::TlsServerOptions{creds, true};
+  }
+
+  const bool json = options.report_given && options.report.format == ReportOptions::Format::Json;
+  const bool machine_stdout = options.report_given &&
+                              (json || options.report.format == ReportOptions::Format::Tap);
+  std::unique_ptr<Reporter> reporter;
+  if (script) {
+    reporter = std::make_unique<Reporter>(options.report, options.script, script->steps.size(),
+                                          options.once, stdout, machine_stdout ? stderr : stdout);
+  }
+
+  std::unique_ptr<GMainLoop, LoopUnref> loop(g_main_loop_new(nullptr, FALSE));
+  bool timed_out = false;
+  HostServer::Options server_options;
+  server_options.policy = options.mode == vscard::HostPolicy::Mode::Qemu
+                              ? vscard::HostPolicy::qemu()
+                              : vscard::HostPolicy::multi(options.max_readers);
+  server_options.max_clients = options.max_clients;
+  server_options.script = script ? &*script : nullptr;
+  server_options.reporter = reporter.get();
+  server_options.once = options.once;
+  HostServer server(server_options, [&] { g_main_loop_quit(loop.get()); });
+
+  std::unique_ptr<EventLog> events;
+  if (json) {
+    events = std::make_unique<EventLog>(stdout, options.verbose >= 2);
+    server.add_observer(events.get());
+  }
+
+  for (const auto& text : options.listen) {
+    vscard::GErrorPtr gerror;
+    auto address = vscard::Address::parse(text, gerror.out());
+    if (!address) {
+      fail(std::string("--listen: ") + gerror.message());
+      return 2;
+    }
+    if (!server.listen(*address, listen_options, gerror.out())) {
+      fail(gerror.message());
+      return 2;
+    }
+    for (const auto& bound : server.listeners().back()->local_addresses()) {
+      // One line per address on stderr, so scripts listening on port 0 find the port.
+      std::fprintf(stderr, "vschost: listening on %s%s (%s mode)\n", bound.to_string().c_str(),
+                   listen_options.tls ? " with TLS" : "",
+                   options.mode == vscard::HostPolicy::Mode::Qemu ? "qemu" : "multi");
+      if (events) events->listening(bound.to_string());
+    }
+  }
+  std::fflush(stderr);
+  if (reporter) reporter->begin();
+
+  auto quit = +[](gpointer data) -> gboolean {
+    g_main_loop_quit(static_cast<GMainLoop*>(data));
+    return G_SOURCE_REMOVE;
+  };
+  guint sigint = g_unix_signal_add(SIGINT, quit, loop.get());
+  guint sigterm = g_unix_signal_add(SIGTERM, quit, loop.get());
+  guint timer = 0;
+  struct TimeoutData {
+    GMainLoop* loop;
+    bool* timed_out;
+  } tdata{loop.get(), &timed_out};
+  if (options.timeout_seconds > 0) {
+    timer = g_timeout_add(static_cast<guint>(options.timeout_seconds * 1000), +[](gpointer d) -> gboolean {
+      auto* t = static_cast<TimeoutData*>(d);
+      *t->timed_out = true;
+      g_main_loop_quit(t->loop);
+      return G_SOURCE_REMOVE;
+    }, &tdata);
+  }
+  std::unique_ptr<Console> console;
+  if (options.interactive) {
+    console = std::make_unique<Console>(server, [&] { g_main_loop_quit(loop.get()); });
+    console->start();
+  }
+
+  g_main_loop_run(loop.get());
+
+  if (timer != 0 && !timed_out) g_source_remove(timer);
+  g_source_remove(sigint);
+  g_source_remove(sigterm);
+  if (timed_out) g_message("--timeout reached after %g s; stopping", options.timeout_seconds);
+  // Unfinished script runs end here: their running step fails, the rest are not run.
+  server.shutdown(timed_out ? "vschost --timeout reached" : "vschost stopped");
+  console.reset();
+
+  if (!reporter) return 0;
+  if (!reporter->finish(error)) {
+    fail(error);
+    return 2;
+  }
+  if (reporter->runs().empty()) {
+    fail("no client ran the script" + std::string(timed_out ? " before --timeout" : ""));
+    return 1;
+  }
+  return reporter->all_passed() ? 0 : 1;
+}
+
+}  // namespace vschost

@@ -1,0 +1,36 @@
+// Console: the interactive commands read from stdin (list, send, flush,
+// reconnect, quit), for a developer poking at a client by hand.
+#pragma once
+
+#include <glib.h>
+
+#include <functional>
+#include <string>
+
+#include "host_server.h"
+
+namespace vschost {
+
+class Console {
+ public:
+  Console(HostServer& server, std::function<void()> on_quit);
+  ~Console();
+  Console(const Console&) = delete;
+  Console& operator=(const Console&) = delete;
+
+  void start();
+  // One command line; public for tests. Output goes to stdout.
+  void execute(const std::string& line);
+
+ private:
+  static gboolean on_input(GIOChannel* channel, GIOCondition condition, gpointer data);
+  // "3" (the first client with reader 3) or "2:3" (client 2, reader 3).
+  bool parse_reader(const std::string& text, ReaderRef& ref);
+
+  HostServer& server_;
+  std::function<void()> on_quit_;
+  GIOChannel* channel_ = nullptr;
+  guint watch_ = 0;
+};
+
+}  // namespace vschost

@@ -1,0 +1,23 @@
+// vschost: a VSCard host for testing smart-card clients (docs/vschost.md).
+#define G_LOG_DOMAIN "vschost"
+
+#include <glib-unix.h>
+#include <glib.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "app.h"
+#include "options.h"
+
+int main(int argc, char** argv) {
+  std::string error;
+  bool exit_now = false;
+  auto options = vschost::parse_options(argc, argv, error, exit_now);
+  if (exit_now) return 0;
+  if (!options) {
+    std::fprintf(stderr, "vschost: %s\n", error.c_str());
+    return 2;
+  }
+  return vschost::run(*options);
+}

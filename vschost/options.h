@@ -1,0 +1,34 @@
+// vschost's command line (GOption): parsed and checked, or one error line.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "report.h"
+#include "vscard/host_session.h"
+
+namespace vschost {
+
+struct Options {
+  std::vector<std::string> listen;  // address texts (default 127.0.0.1:2001)
+  std::string tls_creds;
+  vscard::HostPolicy::Mode mode = vscard::HostPolicy::Mode::Qemu;
+  unsigned max_readers = 4;
+  unsigned max_clients = 0;
+  std::string script;
+  ReportOptions report;
+  bool report_given = false;
+  bool once = false;
+  double timeout_seconds = 0;  // 0: none
+  int verbose = 0;
+  bool interactive = false;    // stdin is a terminal, or --interactive
+};
+
+inline constexpr const char* kDefaultListen = "127.0.0.1:2001";
+
+// Parses argv. On --help prints and sets `exit_now` (status 0). On a usage error
+// returns nullopt with `error` set to one line.
+std::optional<Options> parse_options(int argc, char** argv, std::string& error, bool& exit_now);
+
+}  // namespace vschost
