@@ -99,9 +99,8 @@ void Console::execute(const std::string& line) {
     }
   } else if (cmd == "flush") {
     std::string reader;
-    in >> reader;
+    if (!(in >> reader)) reader.assign(1, '0');  // the first reader
     ReaderRef ref;
-    if (reader.empty()) reader = "0";
     if (!parse_reader(reader, ref) || !server_.flush(ref)) std::printf("cannot flush %s\n", reader.c_str());
   } else if (cmd == "reconnect") {
     std::string host, port;

@@ -1,0 +1,200 @@
+"""vschost --script: passing, failing and timed-out scripts, variables, each
+report format (TAP plan, JUnit XML that parses, JSON lines), and the clear
+errors of the command line. The client is lib/vscard_peer.py answering like a card."""
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import unittest
+import xml.etree.ElementTree as ET
+
+from vscard_peer import Peer
+from vschost_proc import VschostProcess, vschost_binary
+
+CHALLENGE = bytes(range(1, 9))
+
+
+def card(reader, apdu):
+    """A tiny card: GET CHALLENGE, EXTERNAL AUTH checking the challenge, else 6A82."""
+    if apdu[1] == 0x84:
+        return CHALLENGE + b"\x90\x00"
+    if apdu[1] == 0x82:
+        return b"\x90\x00" if apdu[5:13] == CHALLENGE else b"\x69\x82"
+    if apdu[1] == 0xA4:
+        return b"\x6F\x03\x84\x01\x3F\x90\x00"
+    return b"\x6A\x82"
+
+
+PASSING = """# a passing run
+timeout 5s
+wait-card "Test Reader"
+send 00 A4 04 00 02 3F 00 expect 6F XX * 9000
+send 0084000008 expect $c:8 9000
+send 0082000008 $c expect only 9000
+send 00B00000 expect 6A82
+sleep 20ms
+"""
+
+
+class ScriptTest(unittest.TestCase):
+    def setUp(self):
+        if vschost_binary() is None:
+            self.skipTest("vschost is not built")
+        self.tmp = tempfile.TemporaryDirectory()
+        self.hosts = []
+
+    def tearDown(self):
+        for h in self.hosts:
+            h.stop()
+        self.tmp.cleanup()
+
+    def write(self, name, text):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def run_script(self, text, extra=(), client=None):
+        """Runs vschost --once with the script; `client(port)` plays the client.
+        Returns (exit status, stdout, stderr)."""
+        path = self.write("s.vsc", text)
+        host = VschostProcess(["--once", "--script", path, "--timeout", "60"] + list(extra))
+        self.hosts.append(host)
+        host.start()
+        t = threading.Thread(target=(client or self.good_client), args=(host.port,))
+        t.start()
+        status = host.wait(60)
+        t.join(30)
+        return status, host.stdout_text(), host.stderr_text()
+
+    @staticmethod
+    def good_client(port):
+        with Peer.connect("127.0.0.1", port) as p:
+            p.handshake()
+            p.serve_card(card, timeout=30)
+
+    def test_passing_script_exits_zero(self):
+        status, out, err = self.run_script(PASSING)
+        self.assertEqual(status, 0, out + err)
+        self.assertIn("6 steps: 6 passed, 0 failed", out)
+
+    def test_failing_step_exits_one_and_says_why(self):
+        status, out, err = self.run_script("wait-card\nsend 00B0 expect 9000\nsend 00A4 expect 61XX\n")
+        self.assertEqual(status, 1)
+        self.assertIn("status word is 6A82", out)
+        self.assertIn("2 failed", out)
+
+    def test_step_timeout(self):
+        def no_card(port):
+            with Peer.connect("127.0.0.1", port) as p:
+                p.handshake(card_atr=None)
+                p.serve_card(card, timeout=10)
+        status, out, err = self.run_script("wait-card timeout=300ms\n", client=no_card)
+        self.assertEqual(status, 1)
+        self.assertIn("timed out after 300 ms waiting for a card", out)
+
+    def test_variable_mismatch_detected(self):
+        # The card checks the challenge; sending another value must fail the expect.
+        status, out, err = self.run_script(
+            "wait-card\nsend 0084000008 expect $c:8 9000\nset $other 0102030405060709\n"
+            "send 0082000008 $other expect 9000\n")
+        self.assertEqual(status, 1)
+        self.assertIn("status word is 6982", out)
+
+    def test_client_disconnect_fails_and_skips(self):
+        def leaves(port):
+            with Peer.connect("127.0.0.1", port) as p:
+                p.handshake()
+        status, out, err = self.run_script("wait-card\nwait-removal timeout=20\nsend 00\n",
+                                           client=leaves)
+        self.assertEqual(status, 1)
+        self.assertIn("client disconnected", out)
+        self.assertIn("1 not run", out)
+
+    def test_tap_report_has_the_right_plan(self):
+        status, out, err = self.run_script(PASSING + "send 00B0 expect 9000\n", ["--report", "tap"])
+        self.assertEqual(status, 1)
+        lines = out.splitlines()
+        self.assertEqual(lines[0], "TAP version 13")
+        self.assertEqual(lines[1], "1..7")
+        results = [l for l in lines if l.startswith(("ok ", "not ok "))]
+        self.assertEqual(len(results), 7)
+        self.assertTrue(results[-1].startswith("not ok 7 - line 9"), results[-1])
+        self.assertIn("7 steps: 6 passed, 1 failed", err)  # human lines went to stderr
+
+    def test_junit_report_parses(self):
+        path = os.path.join(self.tmp.name, "out.xml")
+        status, out, err = self.run_script(PASSING + "send 00B0 expect 9000 # <&>\n",
+                                           ["--report", "junit:" + path])
+        self.assertEqual(status, 1)
+        root = ET.parse(path).getroot()
+        self.assertEqual(root.tag, "testsuites")
+        cases = root.findall("./testsuite/testcase")
+        self.assertEqual(len(cases), 7)
+        self.assertEqual(len(root.findall("./testsuite/testcase/failure")), 1)
+        self.assertEqual(root.get("failures"), "1")
+
+    def test_json_report_streams_events_and_steps(self):
+        status, out, err = self.run_script(PASSING, ["--report", "json"])
+        self.assertEqual(status, 0, err)
+        events = [json.loads(l) for l in out.splitlines()]
+        kinds = [e["event"] for e in events]
+        for k in ("listening", "client_connected", "init", "reader_added", "card_inserted",
+                  "apdu", "step", "disconnected", "summary"):
+            self.assertIn(k, kinds)
+        init = next(e for e in events if e["event"] == "init")
+        self.assertEqual((init["version"], init["capabilities"]), (2, [0]))
+        inserted = next(e for e in events if e["event"] == "card_inserted")
+        self.assertEqual(inserted["atr"], "3B951381018073FF01000B")
+        self.assertEqual(inserted["protocols"], "T=1")
+        apdu = next(e for e in events if e["event"] == "apdu")
+        self.assertEqual(apdu["sw"], "9000")
+        self.assertIsInstance(apdu["duration_ms"], float)
+        self.assertTrue(events[-1]["ok"])
+
+    def cli(self, *args):
+        return subprocess.run([vschost_binary(), "--no-interactive"] + list(args),
+                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+
+    def test_syntax_error_names_file_and_line(self):
+        path = self.write("bad.vsc", "wait-card\n\nsend 00A4 expect 9G00\n")
+        r = self.cli("--script", path, "--listen", "127.0.0.1:0")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(f"{path}:3: expected hex digits or XX", r.stderr)
+
+    def test_unreadable_script(self):
+        r = self.cli("--script", os.path.join(self.tmp.name, "missing.vsc"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("cannot read the script", r.stderr)
+
+    def test_address_in_use(self):
+        host = VschostProcess()
+        self.hosts.append(host)
+        host.start()
+        r = self.cli("--listen", host.addresses[0])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("in use", r.stderr.lower())
+
+    def test_bad_tls_dir(self):
+        r = self.cli("--tls-creds", os.path.join(self.tmp.name, "nope"), "--listen", "127.0.0.1:0")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("ca-cert.pem", r.stderr)
+
+    def test_bad_options(self):
+        for args, text in ((["--mode", "kvm"], "--mode"), (["--report", "xml"], "--report"),
+                           (["--max-readers", "0"], "--max-readers"), (["stray"], "unexpected")):
+            r = self.cli(*args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(text, r.stderr)
+
+    def test_help_documents_every_option(self):
+        r = self.cli("--help")
+        self.assertEqual(r.returncode, 0)
+        for opt in ("--listen", "--tls-creds", "--mode", "--max-readers", "--max-clients",
+                    "--script", "--report", "--once", "--timeout", "--verbose"):
+            self.assertIn(opt, r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
