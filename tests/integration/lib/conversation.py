@@ -40,7 +40,16 @@ class Transcript:
     entries: list = field(default_factory=list)
 
     def comparable(self):
-        return [(c, s, r, closed) for c, s, r, closed in self.entries]
+        """Per connection: every byte the host sent, in order, and whether it closed.
+
+        Which step a reply lands in depends on scheduling (a loaded machine can
+        delay a reply past the quiet window), so steps are for reading, not
+        for comparing; the byte stream and the close are what the host decides."""
+        out = {}
+        for c, _, r, closed in self.entries:
+            data, was_closed = out.get(c, (b"", False))
+            out[c] = (data + r, was_closed or closed)
+        return sorted(out.items())
 
     def render(self):
         lines = []
