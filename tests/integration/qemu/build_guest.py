@@ -42,9 +42,12 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 INIT_SCRIPT = os.path.join(HERE, "init.sh")
 KERNEL_META = "linux-image-amd64"
-# Modules the guest loads, by name; their dependencies are added from each
-# module's own .modinfo "depends=" (what depmod writes into modules.dep).
-GUEST_MODULES = ["uhci-hcd"]
+# USB host-controller drivers the guest carries, by name; their dependencies are
+# added from each module's own .modinfo "depends=" (what depmod writes into
+# modules.dep). The guest loads one chain, chosen with vscard.usb= (default
+# uhci-hcd, the controller that works; the others are there to reproduce
+# docs/qemu.md's controller findings).
+GUEST_MODULES = ["uhci-hcd", "ehci-pci", "ohci-pci", "xhci-pci"]
 # Programs and dlopen()ed objects the guest needs. The libraries they link are
 # found with ldd. libopensc dlopen()s libpcsclite.so.1 (opensc.conf's
 # provider_library default), pcscd dlopen()s the CCID driver, and glibc
@@ -246,13 +249,15 @@ def fetch_kernel(cache, kernel_deb=None):
         mods = os.path.join(root, "lib", "modules", kver)
         if not os.path.isdir(mods):
             mods = os.path.join(root, "usr", "lib", "modules", kver)
-        ordered = resolve_modules(mods, GUEST_MODULES)
         os.makedirs(os.path.join(kdir, "modules"))
-        for name, path in ordered:
-            with open(os.path.join(kdir, "modules", name + ".ko"), "wb") as f:
-                f.write(read_module(path))
-        with open(os.path.join(kdir, "modules", "load-order"), "w") as f:
-            f.write("".join(name + ".ko\n" for name, _ in ordered))
+        for top in GUEST_MODULES:
+            ordered = resolve_modules(mods, [top])
+            for name, path in ordered:
+                with open(os.path.join(kdir, "modules", name + ".ko"), "wb") as f:
+                    f.write(read_module(path))
+            # load-NAME: the insmod order for NAME and its dependencies
+            with open(os.path.join(kdir, "modules", "load-" + top), "w") as f:
+                f.write("".join(name + ".ko\n" for name, _ in ordered))
         with open(os.path.join(kdir, "version"), "w") as f:
             f.write(kver)
     open(os.path.join(kdir, "done"), "w").close()
@@ -380,10 +385,8 @@ def build_initramfs(out, kdir, kver, files):
         add_host_path(cpio, path)
     cpio.add_file("init", open(INIT_SCRIPT, "rb").read(), 0o100755)
     moddir = os.path.join(kdir, "modules")
-    order = open(os.path.join(moddir, "load-order")).read().split()
-    for name in order:
+    for name in sorted(os.listdir(moddir)):
         cpio.add_file(f"modules/{name}", open(os.path.join(moddir, name), "rb").read())
-    cpio.add_file("modules/load-order", "".join(n + "\n" for n in order).encode())
     cpio.add_file("etc/guest-release", f"kernel {kver}\n".encode())
     cpio.write(out)
 

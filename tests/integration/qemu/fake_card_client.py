@@ -22,15 +22,19 @@ ISO7816_ATR = bytes.fromhex("3B9513810180 73FF01000B".replace(" ", ""))
 
 def simple_card(apdu):
     """Answers like a plain ISO 7816-4 card with no applications: SELECT
-    succeeds, GET CHALLENGE returns random bytes, anything else is 6D00."""
+    succeeds, GET CHALLENGE returns random bytes, READ BINARY returns Le bytes
+    0, 1, 2, ... (so a response can be checked for order and length), anything
+    else is 6D00."""
     if len(apdu) < 4:
         return b"\x67\x00"
     ins = apdu[1]
     if ins == 0xA4:
         return b"\x90\x00"
+    le = apdu[4] or 256 if len(apdu) == 5 else 0  # case 2 short APDU only
     if ins == 0x84:
-        le = apdu[4] if len(apdu) >= 5 and apdu[4] else 8
-        return os.urandom(le) + b"\x90\x00"
+        return os.urandom(le or 8) + b"\x90\x00"
+    if ins == 0xB0:  # READ BINARY: Le bytes counting from 0, to check order
+        return bytes(i & 0xFF for i in range(le)) + b"\x90\x00"
     return b"\x6D\x00"
 
 

@@ -30,6 +30,16 @@ BEGIN = re.compile(r"^@@VSCARD-BEGIN (\S+)\s*$")
 END = re.compile(r"^@@VSCARD-END (\S+) rc=(-?\d+)\s*$")
 
 
+# controller name -> (QEMU device, guest driver module). Only "uhci" works with
+# QEMU 7.2's usb-ccid (module docstring); the rest reproduce the findings.
+USB_CONTROLLERS = {
+    "uhci": ("piix3-usb-uhci", "uhci-hcd"),
+    "ehci": ("usb-ehci", "ehci-pci"),
+    "ohci": ("pci-ohci", "ohci-pci"),
+    "xhci": ("qemu-xhci", "xhci-pci"),
+}
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
@@ -98,15 +108,39 @@ def parse_console(text):
     return GuestResult(text, steps, marks, status)
 
 
+RECEIVED = re.compile(r"^Received \(SW1=0x([0-9A-Fa-f]{2}), SW2=0x([0-9A-Fa-f]{2})\)(:?)")
+DUMP = re.compile(r"^((?:[0-9A-F]{2} ){1,16})")
+
+
+def parse_apdu_output(text):
+    """opensc-tool -s output -> [(response data hex, "SW1SW2")] in order.
+    Its hex dump prints up to 16 bytes a line, the last line padded to the
+    ASCII column; only the hex column counts."""
+    results, lines, i = [], text.splitlines(), 0
+    while i < len(lines):
+        m = RECEIVED.match(lines[i])
+        i += 1
+        if not m:
+            continue
+        data = ""
+        while m.group(3) and i < len(lines) and (d := DUMP.match(lines[i])):
+            data += d.group(1).replace(" ", "")
+            i += 1
+        results.append((data, (m.group(1) + m.group(2)).upper()))
+    return results
+
+
 class GuestVM:
     """One QEMU run of the guest. Only the QEMU process it started is ever
     killed (by its own PID, in stop() and on leaving the with-block)."""
 
     def __init__(self, guest, steps, params=None, port=None, tls_dir=None,
-                 console_log=None, memory="256M", extra_args=()):
+                 console_log=None, memory="256M", extra_args=(), controller="uhci"):
         self.guest = guest
         self.port = port or free_port()
+        self.controller = controller
         params = dict(params or {})
+        params["usb"] = USB_CONTROLLERS[controller][1]
         params["steps"] = ",".join(steps)
         self.append = "console=ttyS0 quiet " + " ".join(
             f"vscard.{k}={v}" for k, v in params.items())
@@ -132,7 +166,7 @@ class GuestVM:
             argv += ["-object", f"tls-creds-x509,id=tls0,dir={self.tls_dir},"
                      "endpoint=server,verify-peer=on"]
             chardev += ",tls-creds=tls0"
-        argv += ["-device", "piix3-usb-uhci", "-device", "usb-ccid",
+        argv += ["-device", USB_CONTROLLERS[self.controller][0], "-device", "usb-ccid",
                  "-chardev", chardev, "-device", "ccid-card-passthru,chardev=ccid"]
         return argv + self.extra_args
 

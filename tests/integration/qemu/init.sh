@@ -14,6 +14,8 @@
 #   vscard.watch=SECONDS   how long `watch` reports card insertion/removal
 #   vscard.wait=SECONDS    how long to wait for the reader and for the card
 #   vscard.debug=1         run pcscd with -d and print its log at the end
+#   vscard.usb=MODULE      USB host driver chain to load (default uhci-hcd; also
+#                          ehci-pci, ohci-pci, xhci-pci), matching QEMU's controller
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run/pcscd
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
@@ -51,7 +53,9 @@ step() {  # step NAME CMD...: run CMD, its output between markers
 WAIT=$(param wait 60)
 mark "boot kernel=$(uname -r)"
 
-for m in $(cat /modules/load-order); do
+USB=$(param usb uhci-hcd)
+[ -f "/modules/load-$USB" ] || { mark "error no module chain for vscard.usb=$USB"; finish fail; }
+for m in $(cat "/modules/load-$USB"); do
     insmod "/modules/$m" || { mark "error insmod $m failed"; finish fail; }
 done
 
