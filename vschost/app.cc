@@ -14,6 +14,7 @@
 #include "event_log.h"
 #include "host_server.h"
 #include "script_file.h"
+#include "vpcd_export.h"
 #include "vscard/glib_ptr.h"
 #include "vscard/tls.h"
 
@@ -85,6 +86,17 @@ int run(const Options& options) {
   if (json) {
     events = std::make_unique<EventLog>(stdout, options.verbose >= 2);
     server.add_observer(events.get());
+  }
+
+  std::unique_ptr<VpcdExport> exporter;
+  if (options.export_pcsc) {
+    auto export_options = VpcdExport::parse(*options.export_pcsc, options.export_slots, error);
+    if (!export_options) {
+      fail(error);
+      return 2;
+    }
+    export_options->verbose = options.verbose;
+    exporter = std::make_unique<VpcdExport>(server, *export_options);
   }
 
   for (const auto& text : options.listen) {

@@ -10,6 +10,13 @@ namespace vschost {
 namespace {
 
 int g_verbose = 0;
+std::optional<std::string> g_export_pcsc;
+
+// --export-pcsc takes an optional value, which GOption gives only to callbacks.
+gboolean set_export_pcsc(const gchar*, const gchar* value, gpointer, GError**) {
+  g_export_pcsc = value ? value : "";
+  return TRUE;
+}
 
 gboolean count_verbose(const gchar*, const gchar*, gpointer, GError**) {
   ++g_verbose;
@@ -43,12 +50,13 @@ const char kDescription[] =
 std::optional<Options> parse_options(int argc, char** argv, std::string& error, bool& exit_now) {
   exit_now = false;
   g_verbose = 0;
+  g_export_pcsc.reset();
   gchar** listen = nullptr;
   gchar* tls = nullptr;
   gchar* mode = nullptr;
   gchar* script = nullptr;
   gchar* report = nullptr;
-  gint max_readers = 4, max_clients = 0;
+  gint max_readers = 4, max_clients = 0, export_slots = 2;
   gboolean once = FALSE, interactive = FALSE, no_interactive = FALSE;
   gdouble timeout = 0;
   GOptionEntry entries[] = {
@@ -76,6 +84,12 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
        "Read commands from stdin even if it is not a terminal", nullptr},
       {"no-interactive", 0, 0, G_OPTION_ARG_NONE, &no_interactive,
        "Never read commands from stdin", nullptr},
+      {"export-pcsc", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
+       reinterpret_cast<gpointer>(&set_export_pcsc),
+       "Hand the clients' cards to pcscd through vsmartcard's vpcd at HOST:PORT (default "
+       "127.0.0.1:35963; slot N at PORT+N); see docs/export-pcsc.md", "HOST:PORT"},
+      {"export-slots", 0, 0, G_OPTION_ARG_INT, &export_slots,
+       "vpcd slots --export-pcsc may use (default 2, as Debian builds vpcd)", "N"},
       {"verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
        reinterpret_cast<gpointer>(&count_verbose),
        "More log output (-vv: also unredacted PIN commands in the JSON log)", nullptr},
@@ -149,6 +163,12 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
   o.timeout_seconds = timeout;
   o.once = once;
   o.verbose = g_verbose;
+  o.export_pcsc = g_export_pcsc;
+  if (export_slots < 1) {
+    error = "--export-slots: expected 1 or more";
+    return std::nullopt;
+  }
+  o.export_slots = static_cast<unsigned>(export_slots);
   o.interactive = !no_interactive && (interactive || isatty(STDIN_FILENO));
   return o;
 }

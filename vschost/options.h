@@ -23,6 +23,10 @@ struct Options {
   double timeout_seconds = 0;  // 0: none
   int verbose = 0;
   bool interactive = false;    // stdin is a terminal, or --interactive
+  // --export-pcsc[=HOST:PORT]: hand cards to pcscd through vpcd (vpcd_export.h);
+  // nullopt: off; empty: vpcd's default address. Checked by VpcdExport::parse.
+  std::optional<std::string> export_pcsc;
+  unsigned export_slots = 2;   // --export-slots
 };
 
 inline constexpr const char* kDefaultListen = "127.0.0.1:2001";
