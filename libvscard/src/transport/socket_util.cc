@@ -55,6 +55,11 @@ std::string describe_peer(GIOStream* stream) {
 
 bool apply_tcp_options(GSocket* socket, const std::optional<Keepalive>& keepalive, GError** error) {
   if (socket == nullptr) return true;
+  // GSocketClient's timeout (Connector's per-attempt limit) stays on the socket
+  // it creates as an I/O timeout: an idle session would then end with "read
+  // failed: timed out" after that many seconds. Idle is normal for VSCard (a
+  // card nobody uses); dead peers are keepalive's job.
+  g_socket_set_timeout(socket, 0);
   const GSocketFamily family = g_socket_get_family(socket);
   if (family != G_SOCKET_FAMILY_IPV4 && family != G_SOCKET_FAMILY_IPV6) return true;
   // VSCard is request/response with small messages: Nagle's algorithm would
