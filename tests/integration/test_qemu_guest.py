@@ -14,6 +14,7 @@ USB stack, pcscd, libccid, OpenSC, openssl, and on the host pcscd + vpcd + vicc.
 """
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -83,6 +84,114 @@ class GuestTestCase(unittest.TestCase):
                vm.seconds_until(r"@@VSCARD card-present"))
         report(f"{self._testMethodName}: total", time.monotonic() - self.started)
         return result
+
+
+def read_newc(path):
+    """{name: (mode, data)} of a newc cpio archive."""
+    entries, data, pos = {}, open(path, "rb").read(), 0
+    while True:
+        hdr = data[pos:pos + 110]
+        if hdr[:6] != b"070701":
+            raise AssertionError(f"bad cpio magic at {pos}")
+        fields = [int(hdr[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
+        mode, size, namesize = fields[1], fields[6], fields[11]
+        name = data[pos + 110:pos + 110 + namesize - 1].decode()
+        pos += 110 + namesize
+        pos += -pos % 4
+        if name == "TRAILER!!!":
+            return entries
+        entries[name] = (mode, data[pos:pos + size])
+        pos += size
+        pos += -pos % 4
+
+
+def resolve(entries, path, depth=0):
+    """Follow symlinks inside the archive the way the guest's kernel would."""
+    parts, done = path.strip("/").split("/"), []
+    for i, part in enumerate(parts):
+        cur = "/".join(done + [part])
+        mode, target = entries.get(cur, (None, None))
+        if mode is not None and mode & 0o170000 == 0o120000:
+            if depth > 20:
+                raise AssertionError(f"symlink loop at {path}")
+            base = "" if target.startswith(b"/") else "/".join(done)
+            rest = "/".join(parts[i + 1:])
+            return resolve(entries, "/".join(p for p in (base, target.decode(), rest) if p),
+                           depth + 1)
+        done.append(part)
+    return "/".join(done)
+
+
+class GuestBuilderTest(unittest.TestCase):
+    """The guest image itself (no QEMU run): kernel, contents, reproducibility."""
+
+    def test_kernel_is_elf_with_pvh_entry(self):
+        g = guest()
+        with open(g.kernel, "rb") as f:
+            elf = f.read()
+        self.assertEqual(elf[:4], b"\x7fELF")
+        # PVH entry: an ELF note of owner "Xen" and type 18
+        # (XEN_ELFNOTE_PHYS32_ENTRY), which QEMU's -kernel loader looks for.
+        phoff, = struct.unpack_from("<Q", elf, 0x20)
+        phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+        found = False
+        for i in range(phnum):
+            ptype, _, off, _, _, filesz = struct.unpack_from("<IIQQQQ", elf, phoff + i * phentsize)
+            if ptype != 4:  # PT_NOTE
+                continue
+            pos = off
+            while pos < off + filesz:
+                namesz, descsz, ntype = struct.unpack_from("<III", elf, pos)
+                name = elf[pos + 12:pos + 12 + namesz].rstrip(b"\0")
+                found |= name == b"Xen" and ntype == 18
+                pos += 12 + (namesz + 3) // 4 * 4 + (descsz + 3) // 4 * 4
+        self.assertTrue(found, "no Xen PHYS32_ENTRY note: QEMU could not boot it via PVH")
+
+    def test_initramfs_holds_what_the_guest_runs(self):
+        entries = read_newc(guest().initrd)
+        self.assertEqual(entries["init"][0] & 0o777, 0o755)
+        for path in ("/usr/bin/busybox", "/usr/sbin/pcscd", "/usr/bin/opensc-tool",
+                     "/usr/bin/pkcs11-tool", "/lib64/ld-linux-x86-64.so.2",
+                     "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+                     "/usr/lib/x86_64-linux-gnu/libpcsclite.so.1",
+                     "/usr/lib/x86_64-linux-gnu/libgcc_s.so.1",
+                     "/usr/lib/pcsc/drivers/ifd-ccid.bundle/Contents/Linux/libccid.so",
+                     "/usr/lib/pcsc/drivers/ifd-ccid.bundle/Contents/Info.plist",
+                     "/etc/opensc/opensc.conf"):
+            with self.subTest(path):
+                real = resolve(entries, path)
+                self.assertIn(real, entries, f"{path} -> {real} missing")
+                self.assertEqual(entries[real][0] & 0o170000, 0o100000, f"{path} not a file")
+                self.assertGreater(len(entries[real][1]), 0)
+        order = entries["modules/load-uhci-hcd"][1].decode().split()
+        self.assertEqual(order, ["usb-common.ko", "usbcore.ko", "uhci-hcd.ko"])
+        for m in order:
+            self.assertEqual(entries["modules/" + m][1][:4], b"\x7fELF")
+
+    def test_initramfs_is_reproducible(self):
+        g = guest()
+        kdir = os.path.dirname(g.kernel)
+        files = build_guest.guest_file_list()
+        with tempfile.TemporaryDirectory() as tmp:
+            a, b = os.path.join(tmp, "a.cpio"), os.path.join(tmp, "b.cpio")
+            build_guest.build_initramfs(a, kdir, g.kernel_version, files)
+            build_guest.build_initramfs(b, kdir, g.kernel_version, files)
+            with open(a, "rb") as fa, open(b, "rb") as fb, open(g.initrd, "rb") as fc:
+                da, db, dc = fa.read(), fb.read(), fc.read()
+        self.assertEqual(da, db)
+        self.assertEqual(da, dc, "the cached initrd differs from a fresh build with its key")
+
+    def test_console_parser(self):
+        r = guest_runner.parse_console(
+            "noise\n@@VSCARD boot kernel=6.1 t=3.5\n@@VSCARD-BEGIN atr\n3b:02\n"
+            "@@VSCARD-END atr rc=0\n@@VSCARD error no card t=9.0\n@@VSCARD done fail t=9.1\n")
+        self.assertEqual(r.step("atr").output, "3b:02")
+        self.assertEqual(r.step("atr").rc, 0)
+        self.assertEqual(r.mark("boot"), (" kernel=6.1", 3.5))
+        self.assertEqual(r.errors(), ["no card"])
+        self.assertEqual(r.status, "fail")
+        with self.assertRaises(AssertionError):
+            r.step("sign")
 
 
 class GuestPipelineTest(GuestTestCase):

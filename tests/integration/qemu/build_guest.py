@@ -217,12 +217,43 @@ def resolve_modules(moddir, wanted):
     return ordered
 
 
+def apt_lists_stamp():
+    """Changes whenever apt-get update changes the package lists."""
+    lists = "/var/lib/apt/lists"
+    try:
+        return max([os.stat(lists).st_mtime_ns] + [
+            os.stat(os.path.join(lists, f)).st_mtime_ns for f in os.listdir(lists)
+            if f.endswith("Packages") or f.endswith("Release")])
+    except OSError:
+        return 0
+
+
+def cached_kernel_package(cache):
+    """kernel_package(), remembered until the apt lists change: without
+    pkgcache.bin (Debian container images drop it) each apt-cache call parses
+    every list again, seconds on a busy machine."""
+    memo = os.path.join(cache, "apt-kernel.json")
+    stamp = apt_lists_stamp()
+    try:
+        with open(memo) as f:
+            saved = json.load(f)
+        if stamp and saved["stamp"] == stamp:
+            return saved["package"], saved["version"]
+    except (OSError, ValueError, KeyError):
+        pass
+    pkg, ver = kernel_package()
+    with open(memo + ".tmp", "w") as f:
+        json.dump({"stamp": apt_lists_stamp(), "package": pkg, "version": ver}, f)
+    os.replace(memo + ".tmp", memo)
+    return pkg, ver
+
+
 def fetch_kernel(cache, kernel_deb=None):
     """Unpacked kernel directory in the cache: {vmlinux, modules/, version}."""
     if kernel_deb:
         pkg, ver = deb_field(kernel_deb, "Package"), deb_field(kernel_deb, "Version")
     else:
-        pkg, ver = kernel_package()
+        pkg, ver = cached_kernel_package(cache)
     mods_tag = hashlib.sha256(" ".join(GUEST_MODULES).encode()).hexdigest()[:8]
     kdir = os.path.join(cache, "kernel", f"{pkg}_{ver}_{mods_tag}")
     if os.path.exists(os.path.join(kdir, "done")):
