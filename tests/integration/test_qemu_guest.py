@@ -236,6 +236,16 @@ class GuestPipelineTest(GuestTestCase):
         self.assertEqual(answers[4][0], pattern[:32])
         self.assertEqual(c.apdus[-5:], [bytes.fromhex(a) for a in apdus])
 
+    def test_guest_without_card_fails_with_reason(self):
+        # No client connects: the guest must not hang or claim success; it
+        # reports why and powers off, and the runner reads that as a failure.
+        vm = self.boot(["readers", "atr"], wait=5)
+        result = self.finish(vm)
+        self.assertEqual(result.status, "fail", result.console)
+        self.assertEqual(result.errors(), ["no card after 5s"], result.console)
+        self.assertNotIn("atr", result.steps)
+        self.assertRegex(result.step("readers").output, r"0\s+No\s.*CCID Interface")
+
     def test_card_removal_and_insertion_seen_by_guest(self):
         vm = self.boot(["watch"], watch=120)
         c = self.client(vm, atr=T0_ATR)

@@ -26,6 +26,7 @@ exec 0</dev/console 1>/dev/console 2>&1
 P11=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
 SIGN_DATA="vscard guest signature test"
 
+now() { cut -d. -f1 /proc/uptime; }  # whole seconds since boot
 mark() { echo "@@VSCARD $* t=$(cut -d' ' -f1 /proc/uptime)"; }
 param() {  # param NAME DEFAULT: value of vscard.NAME= on the command line
     v=$(tr ' ' '\n' </proc/cmdline | sed -n "s/^vscard\.$1=//p" | tail -n 1)
@@ -68,10 +69,9 @@ find_reader() {
     done
     return 1
 }
-i=0
+end=$(( $(now) + WAIT ))
 until find_reader; do
-    i=$((i + 1))
-    [ $i -gt $((WAIT * 10)) ] && { mark "error no CCID reader after ${WAIT}s"; finish fail; }
+    [ "$(now)" -ge $end ] && { mark "error no CCID reader after ${WAIT}s"; finish fail; }
     usleep 100000
 done
 mark "reader-usb"
@@ -81,19 +81,17 @@ if [ "$(param debug 0)" = 1 ]; then
 else
     pcscd -f >/tmp/pcscd.log 2>&1 &
 fi
-i=0
+end=$(( $(now) + WAIT ))
 until [ -S /run/pcscd/pcscd.comm ] && opensc-tool -l 2>/dev/null | grep -q '^[0-9]'; do
-    i=$((i + 1))
-    [ $i -gt $((WAIT * 10)) ] && { mark "error pcscd has no reader after ${WAIT}s"; cat /tmp/pcscd.log; finish fail; }
+    [ "$(now)" -ge $end ] && { mark "error pcscd has no reader after ${WAIT}s"; cat /tmp/pcscd.log; finish fail; }
     usleep 100000
 done
 mark "pcscd-ready"
 
 wait_card() {
-    i=0
+    end=$(( $(now) + WAIT ))
     until opensc-tool -r 0 -a >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -gt $((WAIT * 5)) ] && { mark "error no card after ${WAIT}s"; return 1; }
+        [ "$(now)" -ge $end ] && { mark "error no card after ${WAIT}s"; return 1; }
         usleep 200000
     done
     mark "card-present"
@@ -102,10 +100,10 @@ wait_card() {
 # watch SECONDS: report every change of the card state in reader 0.
 watch_card() {
     last=none
-    end=$(( $(cut -d. -f1 /proc/uptime) + $1 ))
-    while [ "$(cut -d. -f1 /proc/uptime)" -lt $end ]; do
-        if atr=$(opensc-tool -r 0 -a 2>/dev/null); then now="present $atr"; else now=absent; fi
-        if [ "$now" != "$last" ]; then mark "card $now"; last=$now; fi
+    end=$(( $(now) + $1 ))
+    while [ "$(now)" -lt $end ]; do
+        if atr=$(opensc-tool -r 0 -a 2>/dev/null); then state="present $atr"; else state=absent; fi
+        if [ "$state" != "$last" ]; then mark "card $state"; last=$state; fi
         usleep 250000
     done
 }
