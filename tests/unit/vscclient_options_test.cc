@@ -1,0 +1,110 @@
+// vscclient/options.cc: the anchor's command line and the long options.
+#include "options.h"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace vscclient {
+namespace {
+
+std::optional<Options> parse(std::initializer_list<const char*> args, std::string* error) {
+  std::vector<std::string> storage{"vscclient"};
+  for (const char* a : args) storage.emplace_back(a);
+  std::vector<char*> argv;
+  for (auto& s : storage) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  return parse_options(static_cast<int>(storage.size()), argv.data(), error);
+}
+
+TEST(Options, AnchorCommandLine) {
+  std::string error;
+  auto o = parse({"-e", "db=\"sql:/x\"", "-c", "a", "-c", "b", "-d", "3", "qemu", "2001"}, &error);
+  ASSERT_TRUE(o) << error;
+  EXPECT_EQ(o->emul_args, "db=\"sql:/x\"");
+  EXPECT_EQ(o->cert_names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(o->debug_level, 3);
+  EXPECT_EQ(o->host, "qemu");
+  EXPECT_EQ(o->port, "2001");
+  EXPECT_TRUE(o->reconnect);
+  EXPECT_EQ(emul_args_for(*o), "db=\"sql:/x\",soft=(,Virtual Reader,CAC,,a,b)");
+}
+
+TEST(Options, CertWithoutEmulArgsUsesAnchorDefaultDatabase) {
+  std::string error;
+  auto o = parse({"--cert", "me", "::1", "2001"}, &error);
+  ASSERT_TRUE(o) << error;
+  EXPECT_EQ(o->host, "::1");
+  EXPECT_EQ(emul_args_for(*o), "db=\"/etc/pki/nssdb\",soft=(,Virtual Reader,CAC,,me)");
+}
+
+TEST(Options, NssDbGetsSqlPrefix) {
+  std::string error;
+  auto o = parse({"--nss-db", "/d", "-c", "me", "h", "1"}, &error);
+  ASSERT_TRUE(o) << error;
+  EXPECT_EQ(emul_args_for(*o), "db=\"sql:/d\",soft=(,Virtual Reader,CAC,,me)");
+  auto hw = parse({"--nss-db", "/d", "h", "1"}, &error);
+  ASSERT_TRUE(hw);
+  EXPECT_EQ(emul_args_for(*hw), "db=\"sql:/d\"");
+}
+
+TEST(Options, LongOptions) {
+  std::string error;
+  auto o = parse({"--soft-card", "--tls-creds", "/t", "--tls-hostname", "qemu.example",
+                  "--keepalive", "10,5,3", "--reconnect=7", "--trace=unredacted", "-v", "-v",
+                  "h", "1"},
+                 &error);
+  ASSERT_TRUE(o) << error;
+  EXPECT_TRUE(o->soft_card);
+  EXPECT_EQ(o->tls_creds, "/t");
+  EXPECT_EQ(o->tls_hostname, "qemu.example");
+  EXPECT_EQ(o->keepalive, "10,5,3");
+  EXPECT_EQ(o->reconnect_max_delay, std::chrono::seconds(7));
+  EXPECT_TRUE(o->trace);
+  EXPECT_TRUE(o->trace_unredacted);
+  EXPECT_EQ(o->debug_level, 2);
+  auto no = parse({"--no-reconnect", "--unix", "/run/s", "--trace"}, &error);
+  ASSERT_TRUE(no) << error;
+  EXPECT_FALSE(no->reconnect);
+  EXPECT_EQ(no->unix_path, "/run/s");
+  EXPECT_TRUE(no->trace);
+  EXPECT_FALSE(no->trace_unredacted);
+}
+
+TEST(Options, UsageErrorsSayWhat) {
+  std::string error;
+  EXPECT_FALSE(parse({"h"}, &error));
+  EXPECT_EQ(error, "HOST and PORT are required");
+  EXPECT_FALSE(parse({"h", "1", "x"}, &error));
+  EXPECT_FALSE(parse({"--unix", "/s", "h", "1"}, &error));
+  EXPECT_FALSE(parse({"--bogus", "h", "1"}, &error));
+  EXPECT_NE(error.find("--bogus"), std::string::npos) << error;
+  EXPECT_FALSE(parse({"h", "1", "-c"}, &error));
+  EXPECT_NE(error.find("-c"), std::string::npos) << error;
+  EXPECT_FALSE(parse({"--soft-card", "-c", "x", "h", "1"}, &error));
+  EXPECT_FALSE(parse({"--trace=all", "h", "1"}, &error));
+  EXPECT_FALSE(parse({"--reconnect=0", "h", "1"}, &error));
+  EXPECT_FALSE(parse({"-d", "x", "h", "1"}, &error));
+  EXPECT_FALSE(parse({"--tls-hostname", "n", "h", "1"}, &error));
+}
+
+TEST(Options, HelpAndVersionNeedNoHost) {
+  std::string error;
+  auto help = parse({"--help"}, &error);
+  ASSERT_TRUE(help);
+  EXPECT_TRUE(help->show_help);
+  auto version = parse({"--version"}, &error);
+  ASSERT_TRUE(version);
+  EXPECT_TRUE(version->show_version);
+  std::string text = usage_text("vscclient");
+  for (const char* option : {"--soft-card", "--nss-db", "--cert", "--tls-creds", "--tls-hostname",
+                             "--keepalive", "--reconnect", "--no-reconnect", "--unix", "--trace",
+                             "--verbose", "--version", "--help", "-e", "-d", "-p"}) {
+    EXPECT_NE(text.find(option), std::string::npos) << option;
+  }
+}
+
+}  // namespace
+}  // namespace vscclient

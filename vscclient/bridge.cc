@@ -1,0 +1,158 @@
+// Card sources <-> ClientSession (see bridge.h).
+#include "bridge.h"
+
+#include <glib.h>
+
+#include <utility>
+
+#include "vscard/apdu.h"
+
+namespace vscclient {
+
+Bridge::Bridge(vscard::ClientSession& session, Options options, std::function<void()> flush)
+    : session_(session), options_(options), flush_(std::move(flush)) {}
+
+std::optional<vscard::ReaderHandle> Bridge::handle_of(CardSource& source,
+                                                      SourceReaderId id) const {
+  for (const auto& [handle, route] : routes_) {
+    if (route.source == &source && route.id == id) return handle;
+  }
+  return std::nullopt;
+}
+
+void Bridge::reader_added(CardSource& source, SourceReaderId id, std::string name) {
+  g_message("reader added: %s (%.*s)", name.c_str(), static_cast<int>(source.kind().size()),
+            source.kind().data());
+  vscard::ReaderHandle handle = session_.add_reader(std::move(name));
+  routes_[handle] = Route{&source, id};
+  flush_();
+}
+
+void Bridge::reader_removed(CardSource& source, SourceReaderId id) {
+  auto handle = handle_of(source, id);
+  if (!handle) return;
+  g_message("reader removed: %s", session_.reader(*handle)->name.c_str());
+  session_.remove_reader(*handle);
+  routes_.erase(*handle);
+  flush_();
+}
+
+void Bridge::card_inserted(CardSource& source, SourceReaderId id, std::vector<std::uint8_t> atr) {
+  auto handle = handle_of(source, id);
+  if (!handle) return;
+  g_message("card inserted in %s, ATR %s", session_.reader(*handle)->name.c_str(),
+            vscard::to_hex(atr).c_str());
+  if (!session_.insert_card(*handle, atr)) {
+    g_warning("cannot announce the card in %s (reader refused by the host, or ATR too long)",
+              session_.reader(*handle)->name.c_str());
+  }
+  flush_();
+}
+
+void Bridge::card_removed(CardSource& source, SourceReaderId id) {
+  auto handle = handle_of(source, id);
+  if (!handle) return;
+  g_message("card removed from %s", session_.reader(*handle)->name.c_str());
+  session_.remove_card(*handle);
+  flush_();
+}
+
+void Bridge::source_failed(CardSource& source, std::string reason) {
+  g_warning("%.*s card source failed: %s", static_cast<int>(source.kind().size()),
+            source.kind().data(), reason.c_str());
+  for (auto it = routes_.begin(); it != routes_.end();) {
+    if (it->second.source == &source) {
+      session_.remove_reader(it->first);
+      it = routes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  flush_();
+}
+
+void Bridge::handle(const vscard::ClientEvent& event) {
+  namespace ev = vscard::client_event;
+  if (const auto* apdu = std::get_if<ev::ApduReceived>(&event)) {
+    on_apdu(apdu->reader, apdu->apdu);
+  } else if (const auto* accepted = std::get_if<ev::ReaderAccepted>(&event)) {
+    g_message("host accepted reader %s as reader id %u",
+              session_.reader(accepted->reader)->name.c_str(), accepted->id);
+  } else if (const auto* rejected = std::get_if<ev::ReaderRejected>(&event)) {
+    g_warning("host refused reader %s: %.*s (code %u)",
+              session_.reader(rejected->reader)->name.c_str(),
+              static_cast<int>(rejected->reason.size()), rejected->reason.data(), rejected->code);
+  } else if (const auto* atr = std::get_if<ev::AtrRejected>(&event)) {
+    g_warning("host refused the ATR of the card in %s (error code %u)",
+              session_.reader(atr->reader)->name.c_str(), atr->code);
+  } else if (const auto* error = std::get_if<ev::HostError>(&event)) {
+    g_warning("host reported error %u for reader id %u", error->code, error->id);
+  } else if (const auto* violation = std::get_if<ev::ProtocolViolation>(&event)) {
+    g_warning("host broke the protocol: %.*s", static_cast<int>(violation->what.size()),
+              violation->what.data());
+  }
+}
+
+void Bridge::on_apdu(vscard::ReaderHandle handle, vscard::Bytes apdu) {
+  auto route = routes_.find(handle);
+  if (route == routes_.end()) {
+    session_.send_error(handle, vscard::ErrorCode::General);
+    return;
+  }
+  const std::string& name = session_.reader(handle)->name;
+  if (options_.trace) {
+    g_message("APDU > %s: %s", name.c_str(),
+              vscard::format_command_for_log(apdu, options_.trace_unredacted).c_str());
+  }
+  std::uint64_t generation = generation_;
+  std::size_t max_response = options_.max_message_size - vscard::kHeaderSize;
+  route->second.source->transmit(
+      route->second.id, std::vector<std::uint8_t>(apdu.begin(), apdu.end()), max_response,
+      [this, handle, generation](ApduResult result) {
+        // An answer to an APDU of a previous connection has nobody to go to.
+        if (generation != generation_) return;
+        const vscard::ClientSession::ReaderInfo* info = session_.reader(handle);
+        if (info == nullptr) return;
+        if (result.ok) {
+          if (options_.trace) {
+            g_message("APDU < %s: %s", info->name.c_str(), vscard::to_hex(result.response).c_str());
+          }
+          session_.send_apdu_response(handle, result.response);
+        } else {
+          g_warning("APDU for %s failed: %s", info->name.c_str(), result.error.c_str());
+          session_.send_error(handle, vscard::ErrorCode::General);
+        }
+        flush_();
+      });
+}
+
+std::vector<Bridge::ReaderView> Bridge::readers() const {
+  std::vector<ReaderView> out;
+  for (const auto& [handle, route] : routes_) {
+    out.push_back(ReaderView{handle, route.source, route.id, session_.reader(handle)});
+  }
+  return out;
+}
+
+std::optional<Bridge::ReaderView> Bridge::find_by_host_id(vscard::ReaderId id) const {
+  for (const ReaderView& view : readers()) {
+    if (view.info != nullptr && view.info->state == vscard::ClientSession::ReaderState::Active &&
+        view.info->id == id) {
+      return view;
+    }
+  }
+  return std::nullopt;
+}
+
+void Bridge::remove_all() {
+  for (const auto& [handle, route] : routes_) {
+    const auto* info = session_.reader(handle);
+    if (info == nullptr || info->state != vscard::ClientSession::ReaderState::Active) continue;
+    // libcacard's vscclient: "be nice and signal card removal first".
+    if (info->card_present) session_.remove_card(handle);
+    session_.remove_reader(handle);
+  }
+  flush_();
+}
+
+}  // namespace vscclient

@@ -1,0 +1,75 @@
+// Bridge: card sources on one side, a ClientSession on the other.
+//
+// Readers and cards reported by any CardSource become ReaderAdd/ATR/CardRemove/
+// ReaderRemove through the session; APDUs the host sends are routed to the
+// source owning the reader, answered on its worker, and the response sent back.
+// The session outlives connections: after ClientSession::restart() it
+// re-announces every reader and card itself, and the bridge drops answers to
+// APDUs asked on an earlier connection (a generation counter).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "card_source.h"
+#include "vscard/client_session.h"
+
+namespace vscclient {
+
+class Bridge final : public CardSourceListener {
+ public:
+  struct Options {
+    std::size_t max_message_size = vscard::kDefaultMaxMessageSize;
+    bool trace = false;             // log every APDU
+    bool trace_unredacted = false;  // ... with PINs
+  };
+  // `flush` hands the session's pending output to the connection (SessionLink::flush).
+  Bridge(vscard::ClientSession& session, Options options, std::function<void()> flush);
+
+  // A session event the App does not handle itself.
+  void handle(const vscard::ClientEvent& event);
+  // The connection changed: call after session.restart().
+  void restarted() { ++generation_; }
+
+  // CardSourceListener.
+  void reader_added(CardSource& source, SourceReaderId reader, std::string name) override;
+  void reader_removed(CardSource& source, SourceReaderId reader) override;
+  void card_inserted(CardSource& source, SourceReaderId reader,
+                     std::vector<std::uint8_t> atr) override;
+  void card_removed(CardSource& source, SourceReaderId reader) override;
+  void source_failed(CardSource& source, std::string reason) override;
+
+  // For the stdin commands, which name readers by the host's reader id.
+  struct ReaderView {
+    vscard::ReaderHandle handle = 0;
+    CardSource* source = nullptr;
+    SourceReaderId source_id = 0;
+    const vscard::ClientSession::ReaderInfo* info = nullptr;
+  };
+  std::vector<ReaderView> readers() const;
+  std::optional<ReaderView> find_by_host_id(vscard::ReaderId id) const;
+  // Announces CardRemove then ReaderRemove for every reader (stdin `exit`).
+  void remove_all();
+
+  void set_trace(bool trace) { options_.trace = trace; }
+
+ private:
+  struct Route {
+    CardSource* source = nullptr;
+    SourceReaderId id = 0;
+  };
+  std::optional<vscard::ReaderHandle> handle_of(CardSource& source, SourceReaderId id) const;
+  void on_apdu(vscard::ReaderHandle handle, vscard::Bytes apdu);
+
+  vscard::ClientSession& session_;
+  Options options_;
+  std::function<void()> flush_;
+  std::uint64_t generation_ = 0;
+  std::map<vscard::ReaderHandle, Route> routes_;
+};
+
+}  // namespace vscclient

@@ -1,0 +1,46 @@
+// Log level filter (see log.h).
+#include "log.h"
+
+#include <atomic>
+#include <cstring>
+
+#include <glib.h>
+
+namespace vscclient {
+namespace {
+
+std::atomic<int> level{0};
+
+const char* domain_of(const GLogField* fields, gsize n) {
+  for (gsize i = 0; i < n; ++i) {
+    if (std::strcmp(fields[i].key, "GLIB_DOMAIN") == 0 && fields[i].length < 0) {
+      return static_cast<const char*>(fields[i].value);
+    }
+  }
+  return "";
+}
+
+GLogWriterOutput writer(GLogLevelFlags flags, const GLogField* fields, gsize n, gpointer) {
+  if ((flags & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) != 0) {
+    int current = level.load();
+    if (current <= 0) return G_LOG_WRITER_HANDLED;
+    const char* domain = domain_of(fields, n);
+    bool ours = std::strcmp(domain, "vscclient") == 0 || std::strcmp(domain, "vscard") == 0;
+    if (current < 2 && !ours) return G_LOG_WRITER_HANDLED;
+    // The default writer would drop debug output unless G_MESSAGES_DEBUG is set.
+    return g_log_writer_standard_streams(flags, fields, n, nullptr);
+  }
+  return g_log_writer_default(flags, fields, n, nullptr);
+}
+
+}  // namespace
+
+void install_log_writer(int initial) {
+  level.store(initial);
+  g_log_set_writer_func(writer, nullptr, nullptr);
+}
+
+void set_log_level(int value) { level.store(value); }
+int log_level() { return level.load(); }
+
+}  // namespace vscclient

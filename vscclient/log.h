@@ -1,0 +1,14 @@
+// vscclient's log levels over GLib structured logging (DESIGN: -v/-d levels).
+//   0: messages, warnings and errors
+//   1: + debug from vscclient and libvscard ("vscclient", "vscard" domains)
+//   2 and up: + debug from every domain, libcacard's included
+// The level can change while running (stdin `debug N`).
+#pragma once
+
+namespace vscclient {
+
+void install_log_writer(int level);
+void set_log_level(int level);
+int log_level();
+
+}  // namespace vscclient

@@ -1,0 +1,28 @@
+// vscclient: feeds smart cards to a VSCard host (QEMU's ccid-card-passthru).
+#include <cstdio>
+#include <string>
+
+#include "app.h"
+#include "log.h"
+#include "options.h"
+
+int main(int argc, char** argv) {
+  std::string error;
+  auto options = vscclient::parse_options(argc, argv, &error);
+  if (!options) {
+    std::fprintf(stderr, "vscclient: %s\nTry 'vscclient --help' for more information.\n",
+                 error.c_str());
+    return vscclient::kExitUsage;
+  }
+  if (options->show_help) {
+    std::fputs(vscclient::usage_text("vscclient").c_str(), stdout);
+    return vscclient::kExitOk;
+  }
+  if (options->show_version) {
+    std::printf("vscclient %s\n", VSCARD_VERSION);
+    return vscclient::kExitOk;
+  }
+  vscclient::install_log_writer(options->debug_level);
+  vscclient::App app(std::move(*options));
+  return app.run();
+}

@@ -1,0 +1,205 @@
+// Command-line parsing (see options.h).
+#include "options.h"
+
+#include <getopt.h>
+
+#include <cstdlib>
+#include <string_view>
+
+#include "emul_args.h"
+
+namespace vscclient {
+namespace {
+
+enum LongOnly {
+  kSoftCard = 256,
+  kNssDb,
+  kTlsCreds,
+  kTlsHostname,
+  kKeepalive,
+  kReconnect,
+  kNoReconnect,
+  kUnix,
+  kTrace,
+  kVersion,
+};
+
+// libcacard's get_id_from_string(): a number, or `fallback` when the text has
+// no digits at its start (so "-d x" does not silently mean 0).
+bool parse_uint(std::string_view text, unsigned long max, unsigned long* out) {
+  if (text.empty()) return false;
+  unsigned long value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned long>(c - '0');
+    if (value > max) return false;
+  }
+  *out = value;
+  return true;
+}
+
+}  // namespace
+
+std::optional<Options> parse_options(int argc, char** argv, std::string* error) {
+  static const option long_options[] = {
+      {"soft-card", no_argument, nullptr, kSoftCard},
+      {"nss-db", required_argument, nullptr, kNssDb},
+      {"cert", required_argument, nullptr, 'c'},
+      {"emul-args", required_argument, nullptr, 'e'},
+      {"debug", required_argument, nullptr, 'd'},
+      {"tls-creds", required_argument, nullptr, kTlsCreds},
+      {"tls-hostname", required_argument, nullptr, kTlsHostname},
+      {"keepalive", required_argument, nullptr, kKeepalive},
+      {"reconnect", optional_argument, nullptr, kReconnect},
+      {"no-reconnect", no_argument, nullptr, kNoReconnect},
+      {"unix", required_argument, nullptr, kUnix},
+      {"trace", optional_argument, nullptr, kTrace},
+      {"verbose", no_argument, nullptr, 'v'},
+      {"version", no_argument, nullptr, kVersion},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
+  };
+  Options o;
+  optind = 1;
+  opterr = 0;  // we print our own one-line errors
+  int c;
+  while ((c = getopt_long(argc, argv, "c:e:d:pvh", long_options, nullptr)) != -1) {
+    std::string_view arg = optarg != nullptr ? optarg : "";
+    unsigned long number = 0;
+    switch (c) {
+      case 'c': o.cert_names.emplace_back(arg); break;
+      case 'e': o.emul_args = std::string(arg); break;
+      case 'd':
+        if (!parse_uint(arg, 1000, &number)) {
+          *error = "-d needs a debug level (a number), not '" + std::string(arg) + "'";
+          return std::nullopt;
+        }
+        o.debug_level = static_cast<int>(number);
+        break;
+      case 'p': o.compare_pcsc = true; break;
+      case 'v': o.debug_level++; break;
+      case 'h': o.show_help = true; break;
+      case kVersion: o.show_version = true; break;
+      case kSoftCard: o.soft_card = true; break;
+      case kNssDb: o.nss_db = std::string(arg); break;
+      case kTlsCreds: o.tls_creds = std::string(arg); break;
+      case kTlsHostname: o.tls_hostname = std::string(arg); break;
+      case kKeepalive: o.keepalive = std::string(arg); break;
+      case kReconnect:
+        o.reconnect = true;
+        if (optarg != nullptr) {
+          if (!parse_uint(arg, 86400, &number) || number == 0) {
+            *error = "--reconnect=MAX_DELAY takes the longest wait between attempts in "
+                     "seconds (1..86400), not '" + std::string(arg) + "'";
+            return std::nullopt;
+          }
+          o.reconnect_max_delay = std::chrono::seconds(number);
+        }
+        break;
+      case kNoReconnect: o.reconnect = false; break;
+      case kUnix: o.unix_path = std::string(arg); break;
+      case kTrace:
+        o.trace = true;
+        if (optarg != nullptr) {
+          if (arg != "unredacted") {
+            *error = "--trace takes no value or '=unredacted', not '" + std::string(arg) + "'";
+            return std::nullopt;
+          }
+          o.trace_unredacted = true;
+        }
+        break;
+      case '?':
+      default: {
+        std::string bad = optopt != 0 ? std::string("-") + static_cast<char>(optopt)
+                                      : std::string(argv[optind - 1]);
+        bool missing = optopt != 0 && std::string_view("ced").find(static_cast<char>(optopt)) !=
+                                          std::string_view::npos;
+        *error = missing ? "option " + bad + " needs a value" : "unknown option " + bad;
+        return std::nullopt;
+      }
+    }
+  }
+  if (o.show_help || o.show_version) return o;
+
+  int positional = argc - optind;
+  if (o.unix_path) {
+    if (positional != 0) {
+      *error = "--unix PATH replaces HOST PORT; give one or the other";
+      return std::nullopt;
+    }
+  } else if (positional != 2) {
+    *error = positional < 2 ? "HOST and PORT are required" : "too many arguments after HOST PORT";
+    return std::nullopt;
+  } else {
+    o.host = argv[optind];
+    o.port = argv[optind + 1];
+  }
+  if (o.soft_card && (!o.cert_names.empty() || o.emul_args || o.nss_db)) {
+    *error = "--soft-card brings its own database and certificates; drop -e/-c/--cert/--nss-db";
+    return std::nullopt;
+  }
+  if (o.tls_hostname && !o.tls_creds) {
+    *error = "--tls-hostname needs --tls-creds DIR";
+    return std::nullopt;
+  }
+  return o;
+}
+
+std::string emul_args_for(const Options& o) {
+  std::optional<std::string> base = o.emul_args;
+  if (o.nss_db) {
+    std::string db = db_emul_arg(o.nss_db->find(':') == std::string::npos ? "sql:" + *o.nss_db
+                                                                          : *o.nss_db);
+    base = base ? *base + " " + db : db;
+  }
+  if (!o.cert_names.empty()) return build_soft_emul_args(base, o.cert_names);
+  return base.value_or("");
+}
+
+std::string usage_text(const char* program) {
+  std::string p = program;
+  return "Usage: " + p + " [OPTION]... HOST PORT\n"
+         "       " + p + " [OPTION]... --unix PATH\n"
+         "Feed smart cards to a VSCard host (QEMU's ccid-card-passthru, vschost).\n"
+         "Compatible with libcacard's vscclient.\n"
+         "\n"
+         "Cards:\n"
+         "  --soft-card            emulate a CAC from three self-signed certificates in an\n"
+         "                         NSS database created once in $XDG_CACHE_HOME/vscard/soft-card\n"
+         "  -c, --cert NAME        emulate a CAC holding the certificate NAME (repeatable;\n"
+         "                         with its private key) from the NSS database\n"
+         "  --nss-db DIR           the NSS database (default /etc/pki/nssdb)\n"
+         "  -e, --emul-args ARGS   libcacard emulator arguments, e.g.\n"
+         "                         'db=\"sql:DIR\" use_hw=yes' (see below)\n"
+         "  -p                     libcacard vscclient's compare-with-PC/SC mode (needs the PC/SC source)\n"
+         "\n"
+         "Connection:\n"
+         "  HOST PORT              TCP host (name, IPv4 or IPv6 literal) and port\n"
+         "  --unix PATH            a Unix socket instead of HOST PORT\n"
+         "  --tls-creds DIR        TLS with ca-cert.pem [client-cert.pem client-key.pem]\n"
+         "                         from DIR (QEMU's tls-creds-x509 layout)\n"
+         "  --tls-hostname NAME    the name the host's certificate must carry\n"
+         "  --keepalive I,N,C      TCP keepalive: idle seconds, interval seconds, probes\n"
+         "  --reconnect[=MAX]      reconnect with backoff when the host goes away, waiting\n"
+         "                         at most MAX seconds between attempts (default: on, 30)\n"
+         "  --no-reconnect         exit when the connection fails or ends\n"
+         "\n"
+         "Logging:\n"
+         "  -v, --verbose          more log output (repeatable)\n"
+         "  -d, --debug LEVEL      log level (0 quiet, 1 debug, 2 and more: libcacard too)\n"
+         "  --trace[=unredacted]   log every APDU; PINs (VERIFY, CHANGE REFERENCE DATA,\n"
+         "                         RESET RETRY COUNTER) are redacted unless =unredacted\n"
+         "  --version              print the version and exit\n"
+         "  -h, --help             print this help and exit\n"
+         "\n"
+         "Commands on standard input: insert [ID], remove [ID], select ID, list,\n"
+         "debug [LEVEL], exit (removes cards and readers from the host first).\n"
+         "\n"
+         "libcacard emulator arguments (-e): db=\"DIR\", use_hw=yes|no|removable,\n"
+         "hw_type=CAC, hw_params=..., nssemul, passthru,\n"
+         "soft=(SLOT,READER_NAME,CAC,PARAMS,CERT1,CERT2,...)\n"
+         "\n"
+         "Exit status: 0 ok, 1 card or database error, 4 usage error, 5 cannot connect.\n";
+}
+
+}  // namespace vscclient

@@ -1,0 +1,55 @@
+// vscclient's command line: libcacard vscclient's options (the anchor:
+// `vscclient [-e EMUL_ARGS] [-c CERTNAME]... [-d LEVEL] [-p] HOST PORT`) plus
+// GNU long options. `--help` documents every one.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vscclient {
+
+// Exit codes. 4 and 5 are the anchor's (usage error, cannot connect).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;      // card source, database, certificates
+inline constexpr int kExitUsage = 4;
+inline constexpr int kExitConnect = 5;
+
+struct Options {
+  // Anchor options.
+  std::optional<std::string> emul_args;   // -e
+  std::vector<std::string> cert_names;    // -c / --cert (repeatable)
+  int debug_level = 0;                    // -d LEVEL; -v adds 1 per use
+  bool compare_pcsc = false;              // -p (anchor: compare with a real card)
+  // Long options.
+  bool soft_card = false;                 // --soft-card
+  std::optional<std::string> nss_db;      // --nss-db DIR
+  std::optional<std::string> tls_creds;   // --tls-creds DIR
+  std::optional<std::string> tls_hostname;
+  std::optional<std::string> keepalive;   // --keepalive IDLE,INTERVAL,COUNT (checked later)
+  bool reconnect = true;                  // --no-reconnect clears it
+  std::chrono::milliseconds reconnect_max_delay{30000};  // --reconnect=SECONDS
+  std::optional<std::string> unix_path;   // --unix PATH
+  bool trace = false;                     // --trace
+  bool trace_unredacted = false;          // --trace=unredacted
+  // Positional.
+  std::string host, port;
+
+  bool show_help = false;
+  bool show_version = false;
+};
+
+// Parses argv. On a usage error returns nullopt with `error` set to one line
+// (the caller prints it and the usage hint and exits with kExitUsage).
+std::optional<Options> parse_options(int argc, char** argv, std::string* error);
+
+// The libcacard emulator string the options ask for (-e, -c, --nss-db), or
+// nullopt when --soft-card decides it (see soft_card.h). Empty: libcacard's
+// defaults (db /etc/pki/nssdb, use_hw=yes).
+std::string emul_args_for(const Options& options);
+
+// The --help text.
+std::string usage_text(const char* program);
+
+}  // namespace vscclient
