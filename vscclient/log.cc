@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 
 #include <glib.h>
@@ -27,8 +28,12 @@ GLogWriterOutput writer(GLogLevelFlags flags, const GLogField* fields, gsize n, 
     const char* domain = domain_of(fields, n);
     bool ours = std::strcmp(domain, "vscclient") == 0 || std::strcmp(domain, "vscard") == 0;
     if (current < 2 && !ours) return G_LOG_WRITER_HANDLED;
-    // The default writer would drop debug output unless G_MESSAGES_DEBUG is set.
-    return g_log_writer_standard_streams(flags, fields, n, nullptr);
+    // The default writer would drop debug output unless G_MESSAGES_DEBUG is
+    // set; write it to stderr like every other log line (stdout is for the
+    // answers to stdin commands).
+    g_autofree char* line = g_log_writer_format_fields(flags, fields, n, FALSE);
+    std::fprintf(stderr, "%s\n", line);
+    return G_LOG_WRITER_HANDLED;
   }
   return g_log_writer_default(flags, fields, n, nullptr);
 }

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     return vscclient::kExitOk;
   }
   if (options->show_version) {
-    std::printf("vscclient %s\n", VSCARD_VERSION);
+    std::printf("vscclient %s\n", VSCCLIENT_VERSION);
     return vscclient::kExitOk;
   }
   vscclient::install_log_writer(options->debug_level);
