@@ -30,14 +30,19 @@ def vscclient_binary():
 class ScriptedHost:
     """A listening socket on 127.0.0.1 (or ::1); accept() gives a Peer."""
 
-    def __init__(self, host="127.0.0.1"):
+    def __init__(self, host="127.0.0.1", port=0):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
+        self.sock.bind((host, port))
         self.sock.listen(8)
         self.host = host
         self.port = self.sock.getsockname()[1]
+
+    @classmethod
+    def on_port(cls, port, host="127.0.0.1"):
+        """A host restarted on the port an earlier one used."""
+        return cls(host, port)
 
     def accept(self, timeout=20.0):
         self.sock.settimeout(timeout)
