@@ -116,7 +116,7 @@ bool App::make_connector(const vscard::Address& address, std::string* error) {
         *options_.tls_creds, vscard::TlsCredentials::Endpoint::Client, &raw);
     if (!credentials) {
       GErrorPtr e(raw, g_error_free);
-      *error = std::string("TLS: ") + e->message;
+      *error = e->message;  // "TLS credentials: DIR/ca-cert.pem: ..."
       return false;
     }
     o.tls = vscard::TlsClientOptions{credentials, options_.tls_hostname.value_or("")};

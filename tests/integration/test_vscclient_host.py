@@ -101,6 +101,15 @@ class CommandsTest(unittest.TestCase):
             self.assertEqual(peer.recv()[:2], (vp.READER_REMOVE, 0))
             self.assertEqual(client.wait(), 0)
 
+    def test_sigterm_removes_card_and_reader_first(self):
+        with ScriptedHost() as host, Vscclient(["--soft-card"], host.port) as client:
+            peer = host.accept()
+            host_handshake(peer)
+            client.proc.terminate()
+            self.assertEqual(peer.recv()[:2], (vp.CARD_REMOVE, 0))
+            self.assertEqual(peer.recv()[:2], (vp.READER_REMOVE, 0))
+            self.assertEqual(client.wait(), 0)
+
     def test_end_of_input_keeps_serving(self):
         with ScriptedHost() as host, Vscclient(["--soft-card"], host.port) as client:
             peer = host.accept()

@@ -12,6 +12,7 @@
 
 #include "emul_args.h"
 #include "soft_card.h"
+#include "vscard/atr.h"
 
 namespace vscclient {
 namespace {
@@ -114,10 +115,12 @@ TEST_F(CacardSourceTest, VirtualReaderWithCardAndValidAtr) {
   SourceReaderId id = reader();
   EXPECT_EQ(recorder_->readers[id].name, "Virtual Reader");
   const auto& atr = recorder_->readers[id].atr;
-  // Direct convention, within QEMU's 40-byte cap (ccid-card-passthru.c).
-  ASSERT_FALSE(atr.empty());
-  EXPECT_EQ(atr[0], 0x3B);
-  EXPECT_LE(atr.size(), 40u);
+  vscard::AtrError error{};
+  auto info = vscard::parse_atr(atr, &error);
+  ASSERT_TRUE(info) << vscard::to_string(error);
+  // QEMU 7.2's usb-ccid speaks only T=0 (docs/qemu.md); its check_atr must pass.
+  EXPECT_TRUE(info->offers(0));
+  EXPECT_TRUE(vscard::qemu_accepts_atr(atr));
 }
 
 TEST_F(CacardSourceTest, SelectsCacPkiAppletAndReadsCertificate) {

@@ -1,0 +1,40 @@
+"""A throwaway X.509 PKI made with the openssl command, in QEMU's tls-creds-x509
+layout: ca-cert.pem, server-cert.pem/server-key.pem, client-cert.pem/client-key.pem."""
+import os
+import shutil
+import subprocess
+
+
+def _run(*argv, cwd):
+    subprocess.run(argv, cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(dir, name):
+    os.makedirs(dir, exist_ok=True)
+    _run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", f"/CN={name}", "-keyout", "ca-key.pem", "-out", "ca-cert.pem",
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=dir)
+
+
+def issue(ca_dir, out_dir, prefix, cn, san=None, client=False):
+    """Issues PREFIX-cert.pem / PREFIX-key.pem in out_dir, signed by ca_dir's CA."""
+    os.makedirs(out_dir, exist_ok=True)
+    ext = os.path.join(out_dir, f"{prefix}.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\n")
+        f.write(f"extendedKeyUsage={'clientAuth' if client else 'serverAuth'}\n")
+        if san:
+            f.write(f"subjectAltName={san}\n")
+    _run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+         "-keyout", f"{prefix}-key.pem", "-out", f"{prefix}.csr", cwd=out_dir)
+    _run("openssl", "x509", "-req", "-in", f"{prefix}.csr", "-days", "2",
+         "-CA", os.path.join(ca_dir, "ca-cert.pem"), "-CAkey", os.path.join(ca_dir, "ca-key.pem"),
+         "-CAcreateserial", "-out", f"{prefix}-cert.pem", "-extfile", ext, cwd=out_dir)
+
+
+def client_dir(ca_dir, out_dir, with_client_cert):
+    os.makedirs(out_dir, exist_ok=True)
+    shutil.copy(os.path.join(ca_dir, "ca-cert.pem"), os.path.join(out_dir, "ca-cert.pem"))
+    if with_client_cert:
+        issue(ca_dir, out_dir, "client", "vscclient test client", client=True)
