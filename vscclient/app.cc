@@ -189,6 +189,7 @@ void App::connected(std::unique_ptr<vscard::Connection> connection) {
   link_.reset();
   connection_ = std::move(connection);
   peer_ = connection_->peer();
+  connection_tls_ = connection_->is_tls();
   g_message("connected to %s%s", peer_.c_str(), connection_->is_tls() ? " (TLS)" : "");
   // A new host knows nothing: Init again, then every reader and card again.
   session_.restart();
@@ -221,12 +222,22 @@ void App::connection_closed(const vscard::CloseReason& reason) {
     finish(status_);
     return;
   }
+  std::string why = reason.message;
+  // With TLS 1.3 a host that refuses our client certificate (QEMU's
+  // verify-peer=on) does so after our side of the handshake has completed:
+  // all we see is the connection closing before the host's Init.
+  if (connection_tls_ && !session_.host_init_received()) {
+    why += " -- the host ended the TLS connection before the VSCard handshake: it "
+           "probably refused our client certificate (none, or not signed by a CA it "
+           "trusts); check client-cert.pem and client-key.pem in " +
+           options_.tls_creds.value_or("the --tls-creds directory");
+  }
   if (!options_.reconnect) {
-    print_error("connection to " + peer_ + " ended: " + reason.message);
+    print_error("connection to " + peer_ + " ended: " + why);
     finish(kExitFailure);
     return;
   }
-  g_warning("connection to %s ended: %s; reconnecting", peer_.c_str(), reason.message.c_str());
+  g_warning("connection to %s ended: %s; reconnecting", peer_.c_str(), why.c_str());
   connector_->reconnect();
 }
 

@@ -60,6 +60,7 @@ class App {
   std::unique_ptr<vscard::Connection> connection_;
   std::unique_ptr<vscard::SessionLink<vscard::ClientSession>> link_;
   std::string peer_;
+  bool connection_tls_ = false;
   vscard::ReaderId default_reader_ = 0;  // stdin `select`; the anchor starts at 0
   GIOChannel* stdin_ = nullptr;
   guint stdin_watch_ = 0;
