@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README demo: installs what is missing, builds, and shows VSCard at work.
-# (Until vschost and vscclient land, it runs the wire-layer unit tests verbosely.)
+# It runs vschost with a script that reads the card vscclient --soft-card feeds
+# it, and prints what the host saw (tests/demo/soft_card_demo.py).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -8,4 +9,4 @@ tests/install-deps.sh
 build=${VSCARD_BUILD_DIR:-build-demo}
 [ -f "$build/build.ninja" ] || meson setup "$build" -Dbuildtype=debugoptimized >/dev/null
 ninja -C "$build" >/dev/null
-"$build/tests/unit/decoder_test"
+exec /usr/bin/python3 tests/demo/soft_card_demo.py "$build"
