@@ -265,8 +265,8 @@ void VpcdExport::on_data(Slot& slot, std::span<const std::uint8_t> data) {
     g_debug("export: vpcd slot %u: get ATR (%" G_GUINT64_FORMAT " so far)", slot.index, polls);
   }
   slot.polls_logged = polls;
-  if (auto control = slot.state.last_control(); control && *control != vpcd::Control::GetAtr) {
-    g_debug("export: vpcd slot %u: %s", slot.index, std::string(vpcd::to_string(*control)).c_str());
+  for (vpcd::Control control : slot.state.take_power_events()) {
+    g_debug("export: vpcd slot %u: %s", slot.index, std::string(vpcd::to_string(control)).c_str());
   }
   sync(slot);
 }

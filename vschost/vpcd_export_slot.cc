@@ -79,9 +79,10 @@ void ExportSlot::handle(const Frame& frame) {
       // vpcd never sends these; vicc logs and ignores them, and so do we.
       return;
     case FrameKind::Control:
-      last_control_ = frame.control;
       if (frame.control != Control::GetAtr) {
         ++stats_.power_events;  // no answer: vpcd reads none (sendToVICC only)
+        if (power_events_.size() >= 16) power_events_.erase(power_events_.begin());
+        power_events_.push_back(frame.control);
         return;
       }
       ++stats_.atr_polls;
@@ -126,6 +127,12 @@ void ExportSlot::answer(std::optional<std::vector<std::uint8_t>> response,
   } else {
     request_close("the card or its client went away before answering");
   }
+}
+
+std::vector<Control> ExportSlot::take_power_events() {
+  std::vector<Control> events;
+  events.swap(power_events_);
+  return events;
 }
 
 void ExportSlot::consume_output(std::size_t n) {

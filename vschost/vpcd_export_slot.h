@@ -82,8 +82,9 @@ class ExportSlot {
   bool close_requested() const { return close_reason_.has_value(); }
   const std::string& close_reason() const;
 
-  // The last control frame seen (for debug logs), and counters.
-  std::optional<Control> last_control() const { return last_control_; }
+  // Power on/off and reset frames seen since the last call, in order (for
+  // debug logs; at most the last 16 are kept), and counters.
+  std::vector<Control> take_power_events();
   const Stats& stats() const { return stats_; }
 
  private:
@@ -97,7 +98,7 @@ class ExportSlot {
   std::optional<std::vector<std::uint8_t>> command_;  // not yet taken
   bool outstanding_ = false;                          // taken or not, not answered
   std::optional<std::string> close_reason_;
-  std::optional<Control> last_control_;
+  std::vector<Control> power_events_;
   Stats stats_;
 };
 

@@ -81,7 +81,10 @@ TEST(VpcdExportSlot, PowerFramesGetNoAnswer) {
   slot.receive(control(vpcd::Control::PowerOff));
   EXPECT_TRUE(slot.pending_output().empty());
   EXPECT_EQ(slot.stats().power_events, 3u);
-  EXPECT_EQ(slot.last_control(), vpcd::Control::PowerOff);
+  EXPECT_EQ(slot.take_power_events(),
+            (std::vector<vpcd::Control>{vpcd::Control::PowerOn, vpcd::Control::Reset,
+                                        vpcd::Control::PowerOff}));
+  EXPECT_TRUE(slot.take_power_events().empty());
   EXPECT_FALSE(slot.close_requested());
 }
 
