@@ -7,6 +7,7 @@ vpcd driver, opensc-tool, OpenSC's PKCS#11 module through pkcs11-tool, openssl.
 import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -220,6 +221,65 @@ class ScriptedClientExportTest(unittest.TestCase):
         self.host.wait_output(r"disconnecting: the card was removed")
 
 
+class MultiReaderExportTest(unittest.TestCase):
+    """--mode multi: each VSCard reader of a client takes its own vpcd slot."""
+
+    def setUp(self):
+        import vscard_peer
+        self.vp = vscard_peer
+        self.chain = ec.ExportChain(self, need_vscclient=False)
+        self.env = self.chain.pcsc()
+
+    def connect(self, *host_args, names=(b"Reader A", b"Reader B")):
+        vp = self.vp
+        self.host = self.chain.vschost("--mode", "multi", "--export-pcsc", *host_args)
+        peer = vp.Peer.connect("127.0.0.1", self.host.port)
+        self.addCleanup(peer.close)
+        peer.send(vp.init())
+        peer.expect(vp.INIT)
+        rids = {}
+        for name in names:
+            peer.send(vp.reader_add(name))
+            _, rid, payload = peer.expect(vp.ERROR)
+            self.assertEqual(payload, struct.pack(">I", vp.SUCCESS))
+            peer.send(vp.atr(vp.VICC_ATR, rid))
+            peer.expect_error(vp.SUCCESS, rid)
+            rids[rid] = name
+        stop = threading.Event()
+        self.addCleanup(stop.set)
+
+        def serve():
+            # GET DATA (INS CA) answers the reader's name: which card answered.
+            while not stop.is_set():
+                try:
+                    mtype, rid, payload = peer.recv(0.2)
+                except socket.timeout:
+                    continue
+                except (vp.PeerClosed, OSError):
+                    return
+                if mtype == vp.APDU:
+                    peer.send(vp.apdu(rids.get(rid, b"?") + b"\x90\x00", rid))
+
+        threading.Thread(target=serve, daemon=True).start()
+        return peer
+
+    def test_two_readers_two_slots_each_its_own_card(self):
+        self.connect()
+        self.env.wait_card(R0, timeout=30)
+        self.env.wait_card(R1, timeout=30)
+        for reader, name in ((R0, b"Reader A"), (R1, b"Reader B")):
+            results, out = self.env.send_apdus(reader, ["00CA000000"])
+            self.assertEqual(results, [(name.hex().upper(), "9000")], out + self.chain.logs())
+
+    def test_readers_beyond_the_slots_are_not_exported(self):
+        self.connect("--export-slots=1")
+        self.env.wait_card(R0, timeout=30)
+        self.host.wait_output(r"'Reader B' is not exported: all 1 vpcd slots are taken")
+        self.assertFalse(self.env.card_present(R1))
+        results, out = self.env.send_apdus(R0, ["00CA000000"])
+        self.assertEqual(results, [(b"Reader A".hex().upper(), "9000")], out)
+
+
 class ViccRelayedTwiceTest(unittest.TestCase):
     """vicc in vpcd slot 0 -> vscclient --pcsc -> vschost --export-pcsc -> vpcd
     slot 1: a card relayed twice over PC/SC."""
@@ -287,7 +347,6 @@ class ExportOptionsTest(unittest.TestCase):
 
     def test_no_vpcd_is_one_warning_not_an_exit(self):
         # A port nothing listens on: the export keeps retrying quietly, the host runs.
-        import socket
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
