@@ -99,6 +99,20 @@ class VscclientGuestTest(GuestTestCase):
         fields = dict(re.findall(r"^([a-z-]+): (\S+)$", sign.output, re.M))
         self.assertIn("signature-hex", fields, sign.output)
         self.verify_signature(fields)
+        self.assertIn(bytes.fromhex(fields["cert-hex"]), self.soft_card_certificates(),
+                      "the guest's certificate is not one of vscclient's soft-card certificates")
+
+    def soft_card_certificates(self):
+        """DER of every certificate in the NSS database vscclient --soft-card
+        made (in this test's $XDG_CACHE_HOME), read with NSS's certutil."""
+        db = "sql:" + os.path.join(self.env["XDG_CACHE_HOME"], "vscard", "soft-card")
+        listing = subprocess.run(["certutil", "-L", "-d", db], capture_output=True,
+                                 text=True, check=True).stdout
+        names = [m.group(1).strip() for m in re.finditer(r"^(\S.*?)[ \t]+\S*,\S*,\S*$",
+                                                             listing, re.M)]
+        self.assertEqual(len(names), 3, listing)
+        return [subprocess.run(["certutil", "-L", "-d", db, "-n", name, "-r"],
+                               capture_output=True, check=True).stdout for name in names]
 
     def verify_signature(self, fields):
         """openssl on the host checks the guest's signature against the
