@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "cacard_source.h"
+#include "pcsc_source.h"
 #include "commands.h"
 #include "emul_args.h"
 #include "log.h"
@@ -160,13 +161,18 @@ bool App::start_sources() {
   } else {
     emul = emul_args_for(options_);
   }
-  if (options_.compare_pcsc) {
-    // The anchor's -p compares libcacard's answers with a real card's; it
-    // belongs to the PC/SC source (vscclient/pcsc_*.cc), which registers here.
-    print_error("-p needs the PC/SC card source, which this build does not have");
-    return false;
+  std::unique_ptr<CardSource> source;
+  if (options_.pcsc || options_.compare_pcsc) {
+    // --pcsc: raw APDUs to local PC/SC readers (docs/pcsc.md); -p keeps the
+    // anchor's meaning, the card in the first reader.
+    PcscSource::Options pcsc;
+    pcsc.pattern = options_.pcsc.value_or("");
+    pcsc.exclusive = options_.exclusive;
+    pcsc.first_reader_only = options_.compare_pcsc;
+    source = std::make_unique<PcscSource>(std::move(pcsc));
+  } else {
+    source = std::make_unique<CacardSource>(emul);
   }
-  auto source = std::make_unique<CacardSource>(emul);
   std::string error;
   if (!source->start(g_main_context_default(), bridge_, &error)) {
     print_error(error);

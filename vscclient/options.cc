@@ -22,6 +22,8 @@ enum LongOnly {
   kUnix,
   kTrace,
   kVersion,
+  kPcsc,
+  kExclusive,
 };
 
 // libcacard's get_id_from_string(): a number, or `fallback` when the text has
@@ -43,6 +45,8 @@ bool parse_uint(std::string_view text, unsigned long max, unsigned long* out) {
 std::optional<Options> parse_options(int argc, char** argv, std::string* error) {
   static const option long_options[] = {
       {"soft-card", no_argument, nullptr, kSoftCard},
+      {"pcsc", optional_argument, nullptr, kPcsc},
+      {"exclusive", no_argument, nullptr, kExclusive},
       {"nss-db", required_argument, nullptr, kNssDb},
       {"cert", required_argument, nullptr, 'c'},
       {"emul-args", required_argument, nullptr, 'e'},
@@ -81,6 +85,8 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
       case 'h': o.show_help = true; break;
       case kVersion: o.show_version = true; break;
       case kSoftCard: o.soft_card = true; break;
+      case kPcsc: o.pcsc = std::string(arg); break;
+      case kExclusive: o.exclusive = true; break;
       case kNssDb: o.nss_db = std::string(arg); break;
       case kTlsCreds: o.tls_creds = std::string(arg); break;
       case kTlsHostname: o.tls_hostname = std::string(arg); break;
@@ -138,6 +144,15 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
     *error = "--soft-card brings its own database and certificates; drop -e/-c/--cert/--nss-db";
     return std::nullopt;
   }
+  if ((o.pcsc || o.compare_pcsc) &&
+      (o.soft_card || !o.cert_names.empty() || o.emul_args || o.nss_db)) {
+    *error = "--pcsc and -p bridge the cards of PC/SC readers; drop --soft-card/-e/-c/--nss-db";
+    return std::nullopt;
+  }
+  if (o.exclusive && !o.pcsc && !o.compare_pcsc) {
+    *error = "--exclusive needs --pcsc (or -p)";
+    return std::nullopt;
+  }
   if (o.tls_hostname && !o.tls_creds) {
     *error = "--tls-hostname needs --tls-creds DIR";
     return std::nullopt;
@@ -171,7 +186,12 @@ std::string usage_text(const char* program) {
          "  --nss-db DIR           the NSS database (default /etc/pki/nssdb)\n"
          "  -e, --emul-args ARGS   libcacard emulator arguments, e.g.\n"
          "                         'db=\"sql:DIR\" use_hw=yes' (see below)\n"
-         "  -p                     libcacard vscclient's compare-with-PC/SC mode (needs the PC/SC source)\n"
+         "  --pcsc[=PATTERN]       bridge the cards of local PC/SC readers as raw APDUs: every\n"
+         "                         reader, or those whose name contains PATTERN (a glob\n"
+         "                         if it holds * or ?); see docs/pcsc.md\n"
+         "  --exclusive            with --pcsc: open cards exclusively (default: shared)\n"
+         "  -p                     like libcacard's vscclient: the card in the first PC/SC\n"
+         "                         reader (with --pcsc=PATTERN: the first that matches)\n"
          "\n"
          "Connection:\n"
          "  HOST PORT              TCP host (name, IPv4 or IPv6 literal) and port\n"

@@ -24,6 +24,8 @@ struct Options {
   bool compare_pcsc = false;              // -p (anchor: compare with a real card)
   // Long options.
   bool soft_card = false;                 // --soft-card
+  std::optional<std::string> pcsc;        // --pcsc[=PATTERN] (empty: every reader)
+  bool exclusive = false;                 // --exclusive (with --pcsc or -p)
   std::optional<std::string> nss_db;      // --nss-db DIR
   std::optional<std::string> tls_creds;   // --tls-creds DIR
   std::optional<std::string> tls_hostname;
