@@ -88,6 +88,10 @@ PcscTransmitResult PcscReaderWorker::do_transmit(const std::vector<std::uint8_t>
       std::clamp<std::size_t>(max_response, 2, MAX_BUFFER_SIZE_EXTENDED));
   for (int attempt = 0; attempt < 2; ++attempt) {
     LONG rv = ensure_connected();
+    // After a pcscd restart this worker's context is the old daemon's: the
+    // first connect fails with SCARD_E_NO_SERVICE and releases it; establish
+    // a new one once (found by test_vscclient_pcsc's pcscd restart).
+    if (pcsc_service_gone(rv) && attempt == 0) continue;
     if (rv != SCARD_S_SUCCESS) return fail("cannot connect to the card in " + reader_, rv);
     DWORD size = static_cast<DWORD>(buffer.size());
     rv = card_.transmit(apdu.data(), static_cast<DWORD>(apdu.size()), buffer.data(), &size);

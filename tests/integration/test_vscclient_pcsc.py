@@ -63,7 +63,8 @@ class VscclientPcscScriptTest(unittest.TestCase):
         return [e for e in events if e.get("event") == "step"]
 
     def assert_passed(self, status, events):
-        failed = [e for e in self.steps(events) if not e.get("ok")]
+        failed = [e for e in self.steps(events) if e.get("status") != "passed"]
+        self.assertTrue(self.steps(events), self.chain.logs())
         self.assertEqual((status, failed), (0, []), self.chain.logs())
 
     def test_iso7816_script_through_the_bridge(self):
