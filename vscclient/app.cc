@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "emul_args.h"
 #include "log.h"
+#include "plaintext_warning.h"
 #include "soft_card.h"
 #include "vscard/address.h"
 #include "vscard/keepalive.h"
@@ -28,15 +29,6 @@ using GErrorPtr = std::unique_ptr<GError, decltype(&g_error_free)>;
 constexpr guint kExitFlushSeconds = 3;
 // The Reconnect extension: attempts at the new address before staying put.
 constexpr unsigned kMoveAttempts = 3;
-
-bool is_loopback_host(const std::string& host) {
-  if (host == "localhost" || host.ends_with(".localhost")) return true;
-  GInetAddress* address = g_inet_address_new_from_string(host.c_str());
-  if (address == nullptr) return false;
-  bool loopback = g_inet_address_get_is_loopback(address);
-  g_object_unref(address);
-  return loopback;
-}
 
 void print_error(const std::string& text) { g_printerr("vscclient: %s\n", text.c_str()); }
 
@@ -183,7 +175,7 @@ bool App::start_sources() {
 }
 
 void App::warn_if_plaintext(const vscard::Address& address) const {
-  if (connector_options_.tls || address.is_unix() || is_loopback_host(address.host)) return;
+  if (!needs_plaintext_warning(address, connector_options_.tls.has_value())) return;
   g_warning("the connection to %s is not encrypted: card PINs and everything the card "
             "says cross the network in the clear. Use --tls-creds DIR (with QEMU: "
             "-object tls-creds-x509,id=tls0,dir=DIR,endpoint=server and tls-creds=tls0 "
