@@ -123,6 +123,9 @@ TEST(Atr, IsoErrors) {
   EXPECT_EQ(error_of(hex("3B 95 13 81 01 80 73 FF 01 00 0C")), AtrError::BadTck);
   // One byte beyond TCK.
   EXPECT_EQ(error_of(hex("3B 95 13 81 01 80 73 FF 01 00 0B 00")), AtrError::TooLong);
+  // TD1 indicating T=15 (found by atr_fuzzer: it parsed as offering no protocol).
+  EXPECT_EQ(error_of(hex("3B 80 3F 3F 80 00")), AtrError::T15InTd1);
+  EXPECT_EQ(error_of(hex("3B 80 0F 8F")), AtrError::T15InTd1);
   // ISO 7816-3 caps an ATR at 33 bytes; 34 is refused whatever it holds.
   std::vector<std::uint8_t> long_atr(34, 0x00);
   long_atr[0] = 0x3B;

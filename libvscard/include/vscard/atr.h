@@ -31,6 +31,8 @@ enum class AtrError {
   TooLong,            // more bytes than the structure (and TCK) account for, or > 33
   MissingTck,         // a protocol other than T=0 is offered but TCK is absent
   BadTck,             // XOR of T0..TCK is not zero
+  T15InTd1,           // TD1 indicates T=15, which ISO 7816-3 8.2.3 makes invalid there
+                      // (an ATR must offer a protocol before global bytes)
 };
 
 // One line for logs, e.g. "ATR check byte TCK is wrong".

@@ -33,6 +33,7 @@ std::string_view to_string(AtrError error) {
     case AtrError::TooLong: return "ATR has bytes beyond its structure or exceeds 33 bytes";
     case AtrError::MissingTck: return "ATR offers a protocol other than T=0 but has no TCK";
     case AtrError::BadTck: return "ATR check byte TCK is wrong";
+    case AtrError::T15InTd1: return "ATR's TD1 indicates T=15, which is invalid there";
   }
   return "unknown ATR error";
 }
@@ -69,6 +70,9 @@ std::optional<AtrInfo> parse_atr(std::span<const std::uint8_t> atr, AtrError* er
     const std::uint8_t td = atr[pos++];
     any_td = true;
     const unsigned t = td & 0x0F;
+    // ISO 7816-3 8.2.3: T=15 is invalid in TD1 (found by tests/fuzz/atr_fuzzer:
+    // 3B 80 3F 3F 80 00 parsed as an ATR offering no protocol at all).
+    if (group == 1 && t == kGlobalT) return fail(error, AtrError::T15InTd1);
     if (t != 0) tck_required = true;
     if (t != kGlobalT) info.protocols |= static_cast<std::uint16_t>(1u << t);
     presence = td >> 4;
