@@ -40,7 +40,7 @@ App::App(Options options)
                [this](const vscard::ClientEvent& event) { session_event(event); }),
       bridge_(session_,
               Bridge::Options{vscard::kDefaultMaxMessageSize, options_.trace,
-                              options_.trace_unredacted},
+                              options_.trace_unredacted, options_.pin_guard},
               [this] { flush(); }),
       poster_(g_main_context_default()) {}
 
@@ -384,6 +384,13 @@ void App::command(const std::string& line) {
       }
       break;
     }
+    case Command::Kind::AllowPin:
+      if (!options_.pin_guard) {
+        print("allow-pin: the PIN guard is off (start vscclient with --pin-guard)\n");
+      } else {
+        std::printf("allow-pin: %zu PIN reference(s) released\n", bridge_.allow_pin());
+      }
+      break;
     case Command::Kind::Unknown:
       print(command_help());
       break;

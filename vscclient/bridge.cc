@@ -42,6 +42,7 @@ void Bridge::card_inserted(CardSource& source, SourceReaderId id, std::vector<st
   if (!handle) return;
   g_message("card inserted in %s, ATR %s", session_.reader(*handle)->name.c_str(),
             vscard::to_hex(atr).c_str());
+  guards_.erase(*handle);  // a new card: its own PIN counters
   if (!session_.insert_card(*handle, atr)) {
     g_warning("cannot announce the card in %s (reader refused by the host, or ATR too long)",
               session_.reader(*handle)->name.c_str());
@@ -104,6 +105,17 @@ void Bridge::on_apdu(vscard::ReaderHandle handle, vscard::Bytes apdu) {
     g_message("APDU > %s: %s", name.c_str(),
               vscard::format_command_for_log(apdu, options_.trace_unredacted).c_str());
   }
+  if (options_.pin_guard) {
+    auto guard = guards_.try_emplace(handle, *options_.pin_guard).first;
+    if (auto local = guard->second.on_command(apdu)) {
+      g_warning("PIN guard: refused a VERIFY for PIN reference %02X of %s without passing it "
+                "to the card (type allow-pin to let the next one through)",
+                apdu[3], name.c_str());
+      session_.send_apdu_response(handle, *local);
+      flush_();
+      return;
+    }
+  }
   std::uint64_t generation = generation_;
   std::size_t max_response = options_.max_message_size - vscard::kHeaderSize;
   route->second.source->transmit(
@@ -114,6 +126,9 @@ void Bridge::on_apdu(vscard::ReaderHandle handle, vscard::Bytes apdu) {
         const vscard::ClientSession::ReaderInfo* info = session_.reader(handle);
         if (info == nullptr) return;
         if (result.ok) {
+          if (auto guard = guards_.find(handle); guard != guards_.end()) {
+            log_pin_notice(info->name, guard->second.on_response(result.response));
+          }
           if (options_.trace) {
             g_message("APDU < %s: %s", info->name.c_str(), vscard::to_hex(result.response).c_str());
           }
@@ -153,6 +168,35 @@ void Bridge::remove_all() {
     session_.remove_reader(handle);
   }
   flush_();
+}
+
+std::size_t Bridge::allow_pin() {
+  std::size_t released = 0;
+  for (auto& [handle, guard] : guards_) {
+    for (std::uint8_t reference : guard.allow()) {
+      const auto* info = session_.reader(handle);
+      g_message("PIN guard: the next VERIFY for PIN reference %02X of %s goes to the card",
+                reference, info != nullptr ? info->name.c_str() : "?");
+      ++released;
+    }
+  }
+  return released;
+}
+
+void Bridge::log_pin_notice(const std::string& reader,
+                            const std::optional<PinGuard::Notice>& notice) {
+  if (!notice) return;
+  if (notice->kind == PinGuard::Notice::Kind::Released) {
+    g_message("PIN guard: PIN reference %02X of %s is usable again", notice->reference,
+              reader.c_str());
+  } else if (notice->tries_left) {
+    g_warning("PIN guard: the card in %s has %u tries left for PIN reference %02X; further "
+              "VERIFY commands from the host are refused until you type allow-pin",
+              reader.c_str(), *notice->tries_left, notice->reference);
+  } else {
+    g_warning("PIN guard: PIN reference %02X of %s is blocked; further VERIFY commands from "
+              "the host are refused until you type allow-pin", notice->reference, reader.c_str());
+  }
 }
 
 }  // namespace vscclient

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "card_source.h"
+#include "pin_guard.h"
 #include "vscard/client_session.h"
 
 namespace vscclient {
@@ -26,6 +27,7 @@ class Bridge final : public CardSourceListener {
     std::size_t max_message_size = vscard::kDefaultMaxMessageSize;
     bool trace = false;             // log every APDU
     bool trace_unredacted = false;  // ... with PINs
+    std::optional<unsigned> pin_guard;  // --pin-guard[=N]: PinGuard threshold
   };
   // `flush` hands the session's pending output to the connection (SessionLink::flush).
   Bridge(vscard::ClientSession& session, Options options, std::function<void()> flush);
@@ -57,6 +59,10 @@ class Bridge final : public CardSourceListener {
 
   void set_trace(bool trace) { options_.trace = trace; }
 
+  // stdin `allow-pin`: every PIN the guard holds back may be tried once more.
+  // Returns how many (reader, reference) pairs were released.
+  std::size_t allow_pin();
+
  private:
   struct Route {
     CardSource* source = nullptr;
@@ -64,12 +70,15 @@ class Bridge final : public CardSourceListener {
   };
   std::optional<vscard::ReaderHandle> handle_of(CardSource& source, SourceReaderId id) const;
   void on_apdu(vscard::ReaderHandle handle, vscard::Bytes apdu);
+  static void log_pin_notice(const std::string& reader, const std::optional<PinGuard::Notice>& notice);
 
   vscard::ClientSession& session_;
   Options options_;
   std::function<void()> flush_;
   std::uint64_t generation_ = 0;
   std::map<vscard::ReaderHandle, Route> routes_;
+  // One PinGuard per card (a new card starts afresh), with --pin-guard only.
+  std::map<vscard::ReaderHandle, PinGuard> guards_;
 };
 
 }  // namespace vscclient

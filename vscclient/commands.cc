@@ -28,13 +28,14 @@ Command parse_command(std::string_view line) {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
   Command command;
   if (line.empty()) return command;
-  static constexpr std::array<std::pair<std::string_view, Command::Kind>, 6> words = {{
+  static constexpr std::array<std::pair<std::string_view, Command::Kind>, 7> words = {{
       {"exit", Command::Kind::Exit},
       {"insert", Command::Kind::Insert},
       {"remove", Command::Kind::Remove},
       {"select", Command::Kind::Select},
       {"debug", Command::Kind::Debug},
       {"list", Command::Kind::List},
+      {"allow-pin", Command::Kind::AllowPin},
   }};
   command.kind = Command::Kind::Unknown;
   for (const auto& [word, kind] : words) {
@@ -54,6 +55,7 @@ const char* command_help() {
          "select reader_id\n"
          "list\n"
          "debug [level]\n"
+         "allow-pin\n"
          "exit\n";
 }
 

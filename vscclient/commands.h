@@ -1,5 +1,6 @@
 // The stdin command line of libcacard's vscclient: `insert [id]`, `remove [id]`,
-// `select id`, `list`, `debug [level]`, `exit`. Parsing only; the App runs them.
+// `select id`, `list`, `debug [level]`, `exit`, and ours: `allow-pin` (--pin-guard).
+// Parsing only; the App runs them.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +10,7 @@
 namespace vscclient {
 
 struct Command {
-  enum class Kind { Empty, Insert, Remove, Select, List, Debug, Exit, Unknown };
+  enum class Kind { Empty, Insert, Remove, Select, List, Debug, Exit, AllowPin, Unknown };
   Kind kind = Kind::Empty;
   // The number after the command, if one was given and readable. The anchor
   // (get_id_from_string) falls back to the default reader when it is not.

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "emul_args.h"
+#include "pin_guard.h"
 
 namespace vscclient {
 namespace {
@@ -21,6 +22,7 @@ enum LongOnly {
   kNoReconnect,
   kUnix,
   kTrace,
+  kPinGuard,
   kVersion,
   kPcsc,
   kExclusive,
@@ -58,6 +60,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
       {"no-reconnect", no_argument, nullptr, kNoReconnect},
       {"unix", required_argument, nullptr, kUnix},
       {"trace", optional_argument, nullptr, kTrace},
+      {"pin-guard", optional_argument, nullptr, kPinGuard},
       {"verbose", no_argument, nullptr, 'v'},
       {"version", no_argument, nullptr, kVersion},
       {"help", no_argument, nullptr, 'h'},
@@ -112,6 +115,18 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
             return std::nullopt;
           }
           o.trace_unredacted = true;
+        }
+        break;
+      case kPinGuard:
+        o.pin_guard = PinGuard::kDefaultThreshold;
+        if (optarg != nullptr) {
+          // 63Cx carries at most 15 tries.
+          if (!parse_uint(arg, 15, &number)) {
+            *error = "--pin-guard=N takes the number of PIN tries to keep (0..15), not '" +
+                     std::string(arg) + "'";
+            return std::nullopt;
+          }
+          o.pin_guard = static_cast<unsigned>(number);
         }
         break;
       case '?':
@@ -204,6 +219,12 @@ std::string usage_text(const char* program) {
          "                         at most MAX seconds between attempts (default: on, 30)\n"
          "  --no-reconnect         exit when the connection fails or ends\n"
          "\n"
+         "Card safety:\n"
+         "  --pin-guard[=N]        once the card says N (default 1) or fewer PIN tries are\n"
+         "                         left, answer the host's VERIFY for that PIN with 6983\n"
+         "                         instead of passing it on, until you type allow-pin\n"
+         "                         (see docs/security.md)\n"
+         "\n"
          "Logging:\n"
          "  -v, --verbose          more log output (repeatable)\n"
          "  -d, --debug LEVEL      log level (0 quiet, 1 debug, 2 and more: libcacard too)\n"
@@ -213,7 +234,8 @@ std::string usage_text(const char* program) {
          "  -h, --help             print this help and exit\n"
          "\n"
          "Commands on standard input: insert [ID], remove [ID], select ID, list,\n"
-         "debug [LEVEL], exit (removes cards and readers from the host first).\n"
+         "debug [LEVEL], allow-pin (with --pin-guard), exit (removes cards and readers\n"
+         "from the host first).\n"
          "\n"
          "libcacard emulator arguments (-e): db=\"DIR\", use_hw=yes|no|removable,\n"
          "hw_type=CAC, hw_params=..., nssemul, passthru,\n"

@@ -35,6 +35,8 @@ struct Options {
   std::optional<std::string> unix_path;   // --unix PATH
   bool trace = false;                     // --trace
   bool trace_unredacted = false;          // --trace=unredacted
+  // --pin-guard[=N]: refuse VERIFY locally at N or fewer PIN tries left (pin_guard.h).
+  std::optional<unsigned> pin_guard;
   // Positional.
   std::string host, port;
 

@@ -21,6 +21,11 @@ TEST(Commands, Words) {
   EXPECT_EQ(parse_command("exitnow").kind, Kind::Exit);
 }
 
+TEST(Commands, AllowPin) {
+  EXPECT_EQ(parse_command("allow-pin\n").kind, Kind::AllowPin);
+  EXPECT_EQ(parse_command("allow").kind, Kind::Unknown);
+}
+
 TEST(Commands, ArgumentsLikeGetIdFromString) {
   EXPECT_EQ(parse_command("insert 3\n").argument, 3u);
   EXPECT_EQ(parse_command("remove 12abc").argument, 12u);

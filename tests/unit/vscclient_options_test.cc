@@ -106,5 +106,20 @@ TEST(Options, HelpAndVersionNeedNoHost) {
   }
 }
 
+TEST(Options, PinGuard) {
+  std::string error;
+  auto off = parse({"qemu", "2001"}, &error);
+  ASSERT_TRUE(off) << error;
+  EXPECT_FALSE(off->pin_guard);
+  auto bare = parse({"--pin-guard", "qemu", "2001"}, &error);
+  ASSERT_TRUE(bare) << error;
+  EXPECT_EQ(bare->pin_guard, 1u);
+  auto two = parse({"--pin-guard=2", "qemu", "2001"}, &error);
+  ASSERT_TRUE(two) << error;
+  EXPECT_EQ(two->pin_guard, 2u);
+  EXPECT_FALSE(parse({"--pin-guard=16", "qemu", "2001"}, &error));
+  EXPECT_NE(error.find("0..15"), std::string::npos) << error;
+}
+
 }  // namespace
 }  // namespace vscclient
