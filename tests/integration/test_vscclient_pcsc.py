@@ -8,7 +8,9 @@ so the scripts use P2=0C and give UPDATE BINARY an Le byte (it then answers
 6282, its own status for "fewer bytes than Le").
 """
 import os
+import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -137,6 +139,61 @@ class VscclientPcscScriptTest(unittest.TestCase):
         self.assert_passed(status, events)
         added = [e["name"] for e in events if e.get("event") == "reader_added"]
         self.assertEqual(added, [R1])
+
+
+class SharingTest(unittest.TestCase):
+    """-p (libcacard's first reader) and --exclusive against the real pcscd."""
+
+    def setUp(self):
+        self.chain = ec.ExportChain(self, need_pcsc_client=True)
+        self.env = self.chain.pcsc()
+
+    def test_p_bridges_only_the_first_reader(self):
+        self.env.start_vicc(0)
+        self.env.start_vicc(1)
+        host = self.chain.vschost("--mode", "multi", "--report", "json")
+        self.chain.vscclient(host.port, "-p")
+        host.wait_output(r'"event":\s*"card_inserted"', timeout=60)
+        events = ec.json_events(host.output())
+        self.assertEqual([e["name"] for e in events if e.get("event") == "reader_added"], [R0],
+                         self.chain.logs())
+
+    def opensc_can_use(self, reader):
+        """opensc-tool connects to the card (SCardConnect, shared) and sends SELECT MF."""
+        r = subprocess.run([pcsc_env.OPENSC_TOOL, "-r", str(self.env.reader_index(reader)),
+                            "-s", "00A4000C023F00"], capture_output=True, text=True, timeout=60)
+        out = r.stdout + r.stderr
+        return r.returncode == 0 and "SW1=0x90" in out, out
+
+    def test_exclusive_keeps_other_applications_out_shared_does_not(self):
+        self.env.start_vicc(0)
+        self.env.wait_card(0)
+        for exclusive in (True, False):
+            host = self.chain.vschost("--report", "json", interactive=True)
+            args = ["--pcsc=" + R0] + (["--exclusive"] if exclusive else [])
+            client = self.chain.vscclient(host.port, *args)
+            host.wait_output(r'"event":\s*"card_inserted"', timeout=60)
+            # vscclient has used the card (so holds a handle to it) ...
+            host.command("send 1:0 00A4000C023F00")
+            host.wait_output(r'"event":\s*"apdu"[^\n]*"sw":\s*"9000"', timeout=60)
+            # ... and another application tries to.
+            if exclusive:
+                # The worker takes the card right after announcing it.
+                deadline = time.monotonic() + 20
+                while True:
+                    ok, out = self.opensc_can_use(R0)
+                    if not ok or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.2)
+                self.assertFalse(ok, out + self.chain.logs())
+                self.assertRegex(out.lower(), r"sharing violation|in use by another application")
+            else:
+                ok, out = self.opensc_can_use(R0)
+                self.assertTrue(ok, out + self.chain.logs())
+            client.stop()
+            host.stop()
+        ok, out = self.opensc_can_use(R0)  # nothing holds the card any more
+        self.assertTrue(ok, out)
 
 
 class SlowCardTest(unittest.TestCase):
