@@ -77,7 +77,10 @@ class Connection {
   // called from the main loop with Kind::WriteQueueOverflow).
   bool write(Bytes data);
 
-  // Stops reading, sends what is queued, then closes; on_close(Kind::Local).
+  // Sends what is queued, then closes; on_close(Kind::Local). Data arriving
+  // meanwhile is discarded. After the last byte our sending side is shut down
+  // and the peer gets up to 2 s to close its side, so that unread input does
+  // not turn the close into a reset that could lose our last bytes.
   void close_after_flush();
   // Closes now; queued bytes are dropped; no handler is called.
   void close();

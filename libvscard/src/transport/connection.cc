@@ -34,7 +34,14 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
   CloseHandler on_close;
   bool started = false;
   bool open = true;
-  bool draining = false;  // close_after_flush(): no more reads or writes accepted
+  // close_after_flush(): no more writes accepted, reads are discarded. Once the
+  // queue is sent we shut down our sending side and wait for the peer's end of
+  // stream (or kLingerSeconds): closing with unread input would make the kernel
+  // send a reset, which can destroy our last bytes before the peer reads them.
+  bool draining = false;
+  bool half_closed = false;
+  bool peer_done = false;  // end of stream or error seen while draining
+  GSourcePtr linger_timer;
 
   std::vector<std::uint8_t> read_buffer;
   std::shared_ptr<Impl> read_ref;  // set while a read is pending
@@ -55,7 +62,7 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
   std::size_t queued() const { return writing.size() - writing_offset + queue.size(); }
 
   void start_read() {
-    if (!open || draining || read_ref) return;
+    if (!open || read_ref || (draining && peer_done)) return;
     read_ref = shared_from_this();
     g_input_stream_read_async(input, read_buffer.data(), read_buffer.size(), G_PRIORITY_DEFAULT,
                               read_cancellable.get(), &Impl::read_done, this);
@@ -65,12 +72,22 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
     auto self = std::move(static_cast<Impl*>(data)->read_ref);
     GErrorPtr error;
     const gssize n = g_input_stream_read_finish(G_INPUT_STREAM(source), result, error.out());
-    if (!self->open || self->draining) return self->maybe_close_stream();
+    if (!self->open) return self->maybe_close_stream();
+    if (self->draining) {
+      if (n > 0) return self->start_read();  // discarded: nobody wants it now
+      self->peer_done = true;
+      if (self->half_closed) self->finish(CloseReason{CloseReason::Kind::Local, "closed after sending all data"});
+      return;
+    }
     if (n < 0) {
-      const bool tls_eof = g_error_matches(error.get(), G_TLS_ERROR, G_TLS_ERROR_EOF);
-      return self->fail(tls_eof ? CloseReason::Kind::PeerClosed : CloseReason::Kind::Error,
-                        tls_eof ? std::string("peer closed the connection without TLS close_notify")
-                                : "read failed: " + transport::explain_io_error(error.get()));
+      if (g_error_matches(error.get(), G_TLS_ERROR, G_TLS_ERROR_EOF))
+        return self->fail(CloseReason::Kind::PeerClosed, "peer closed the connection without TLS close_notify");
+      // With TLS 1.3 a server's verdict on our client certificate arrives after
+      // our side of the handshake is done, i.e. on the first read.
+      if (g_error_matches(error.get(), G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
+        return self->fail(CloseReason::Kind::Error, transport::kClientCertificateRequired);
+      const char* layer = error->domain == G_TLS_ERROR ? "TLS error: " : "read failed: ";
+      return self->fail(CloseReason::Kind::Error, layer + transport::explain_io_error(error.get()));
     }
     if (n == 0) return self->fail(CloseReason::Kind::PeerClosed, "peer closed the connection");
     if (self->on_data) self->on_data(Bytes(self->read_buffer.data(), static_cast<std::size_t>(n)));
@@ -100,7 +117,7 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
       std::swap(writing, queue);  // both keep their capacity: no allocation once warm
     }
     if (writing.empty()) {
-      if (draining) finish(CloseReason{CloseReason::Kind::Local, "closed after sending all data"});
+      if (draining && !half_closed) half_close();
       return;
     }
     write_ref = shared_from_this();
@@ -121,6 +138,26 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
     self->maybe_close_stream();
   }
 
+  static constexpr guint kLingerSeconds = 2;
+
+  void half_close() {
+    half_closed = true;
+    if (peer_done || socket == nullptr || !g_socket_shutdown(socket, FALSE, TRUE, nullptr))
+      return finish(CloseReason{CloseReason::Kind::Local, "closed after sending all data"});
+    start_read();
+    linger_timer.reset(g_timeout_source_new_seconds(kLingerSeconds));
+    g_source_set_callback(linger_timer.get(), &Impl::linger_over, this, nullptr);
+    g_source_attach(linger_timer.get(), context.get());
+  }
+
+  static gboolean linger_over(gpointer data) {
+    auto self = static_cast<Impl*>(data)->shared_from_this();
+    GSource* source = self->linger_timer.release();
+    self->finish(CloseReason{CloseReason::Kind::Local, "closed after sending all data"});
+    g_source_unref(source);
+    return G_SOURCE_REMOVE;
+  }
+
   // Ends the connection and reports `reason` through on_close (from the main loop).
   void fail(CloseReason::Kind kind, std::string message) {
     if (kind == CloseReason::Kind::WriteQueueOverflow)
@@ -133,6 +170,7 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
   void finish(std::optional<CloseReason> reason) {
     if (!open) return;
     open = false;
+    linger_timer.reset();
     g_cancellable_cancel(read_cancellable.get());
     g_cancellable_cancel(write_cancellable.get());
     queue = {};
@@ -219,8 +257,7 @@ bool Connection::write(Bytes data) { return impl_->write(data); }
 void Connection::close_after_flush() {
   if (!impl_->open || impl_->draining) return;
   impl_->draining = true;
-  // What the peer sends from now on is not wanted.
-  g_cancellable_cancel(impl_->read_cancellable.get());
+  impl_->start_read();  // to notice the peer's end of stream (reads are discarded)
   impl_->start_write();
 }
 

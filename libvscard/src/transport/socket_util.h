@@ -11,6 +11,11 @@
 
 namespace vscard::transport {
 
+// What a client is told when the server demanded a certificate it did not send.
+inline constexpr const char* kClientCertificateRequired =
+    "the server requires a client certificate (mutual TLS): put client-cert.pem and "
+    "client-key.pem, signed by the server's CA, into the TLS credentials directory";
+
 // The GSocket under a GSocketConnection or a GTlsConnection over one; null otherwise.
 GSocket* socket_of(GIOStream* stream);
 

@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "transport/socket_util.h"
 #include "vscard/transport_error.h"
 
 namespace vscard::transport {
@@ -31,8 +32,11 @@ struct TlsHandshake::State : std::enable_shared_from_this<State> {
 
   static gboolean on_accept_certificate(GTlsConnection*, GTlsCertificate*, GTlsCertificateFlags errors,
                                         gpointer data) {
+    // A server connection asks about every client certificate, valid or not
+    // (glib-networking leaves the decision to the application there); a client
+    // connection only asks about failed ones. Never accept one that failed a check.
     static_cast<State*>(data)->rejected = errors;
-    return FALSE;  // never accept a certificate that failed a check
+    return errors == 0;
   }
 
   static gboolean on_timeout(gpointer data) {
@@ -107,6 +111,8 @@ struct TlsHandshake::State : std::enable_shared_from_this<State> {
                  "the client sent no certificate, but this listener requires one (mutual TLS, "
                  "verify-peer): give the client a client-cert.pem and client-key.pem signed by " +
                      ca_path);
+    if (g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
+      return set(TransportError::TlsNoClientCertificate, kClientCertificateRequired);
     if (g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS))
       return set(TransportError::TlsHandshake, "the peer does not speak TLS");
     std::string text = error ? error->message : "unknown error";
@@ -145,7 +151,13 @@ std::shared_ptr<TlsHandshake> TlsHandshake::client(GIOStream* base, const TlsCli
   state->server_name = server_name;
   state->ca_path = ca_path_of(*options.credentials);
   state->have_certificate = options.credentials->certificate() != nullptr;
-  GObjectPtr<GSocketConnectable> identity(g_network_address_new(server_name.c_str(), port));
+  // An IP literal is given as a socket address: the certificate must list it as
+  // an IP SAN, and no SNI is sent (an IP in SNI is not allowed, RFC 6066 3).
+  GObjectPtr<GSocketConnectable> identity;
+  if (GObjectPtr<GInetAddress> ip(g_inet_address_new_from_string(server_name.c_str())); ip)
+    identity.reset(G_SOCKET_CONNECTABLE(g_inet_socket_address_new(ip.get(), port)));
+  else
+    identity.reset(g_network_address_new(server_name.c_str(), port));
   GError* error = nullptr;
   state->tls.reset(g_tls_client_connection_new(base, identity.get(), &error));
   if (!state->tls) return fail_now(peer, error, done);
