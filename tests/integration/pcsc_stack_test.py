@@ -66,6 +66,14 @@ class ParseTest(unittest.TestCase):
         self.assertEqual(pcsc_env.parse_opensc_apdu_output(text),
                          [("344620", "9000"), ("", "6A82")])
 
+    def test_parse_apdu_output_padded_partial_last_line(self):
+        # 17 bytes: OpenSC pads the second, partial line to 16 groups.
+        first = "".join(f"{b:02X} " for b in range(0x30, 0x40)) + "0123456789:;<=>?"
+        text = ("Received (SW1=0x90, SW2=0x00):\n" + first + "\n"
+                "41 " + " " * 45 + "A\n")
+        self.assertEqual(pcsc_env.parse_opensc_apdu_output(text),
+                         [("".join(f"{b:02X}" for b in range(0x30, 0x40)) + "41", "9000")])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -358,12 +358,22 @@ def parse_opensc_apdu_output(text):
 
 
 def _hex_dump_line(line):
-    k = len(line) // 4
-    if k == 0 or k > 16 or len(line) != 4 * k:
-        return None
-    if not re.fullmatch(r"([0-9A-F]{2} ){%d}" % k, line[:3 * k]):
-        return None
-    return line[:3 * k].replace(" ", "")
+    # OpenSC's util_hex_dump_asc: k "XX " groups then k ASCII characters; a
+    # partial line after the first is padded with "   " to 16 groups, so it is
+    # 48 + k characters long instead of 4k.
+    candidates = [len(line) // 4] if len(line) % 4 == 0 else []
+    if len(line) > 48:
+        candidates.append(len(line) - 48)
+    for k in candidates:
+        if not 0 < k <= 16:
+            continue
+        padded = len(line) != 4 * k
+        if not re.fullmatch(r"([0-9A-F]{2} ){%d}" % k, line[:3 * k]):
+            continue
+        if padded and line[3 * k:48].strip(" "):
+            continue
+        return line[:3 * k].replace(" ", "")
+    return None
 
 
 def _terminate(proc, timeout=10):
