@@ -323,6 +323,101 @@ class ViccRelayedTwiceTest(unittest.TestCase):
         self.assertEqual(results, [("", "9000")], out)
 
 
+class FakeVpcdTest(unittest.TestCase):
+    """The vpcd side played by the test, byte for byte (frames: 2-byte big-endian
+    length + data; 1-byte control frames 0 off, 1 on, 2 reset, 4 get ATR), to
+    check what vschost answers and how it treats a peer that breaks the rules."""
+
+    def setUp(self):
+        import vscard_peer
+        self.vp = vscard_peer
+        self.chain = ec.ExportChain(self, need_vscclient=False)
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(4)
+        self.server.settimeout(30)
+        self.addCleanup(self.server.close)
+        port = self.server.getsockname()[1]
+        self.host = self.chain.vschost(f"--export-pcsc=127.0.0.1:{port}", "--export-slots=1")
+        self.peer = vscard_peer.Peer.connect("127.0.0.1", self.host.port)
+        self.addCleanup(self.peer.close)
+        self.rid = self.peer.handshake()
+        self.stop = threading.Event()
+        self.addCleanup(self.stop.set)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while not self.stop.is_set():
+            try:
+                mtype, rid, payload = self.peer.recv(0.2)
+            except socket.timeout:
+                continue
+            except (self.vp.PeerClosed, OSError):
+                return
+            if mtype == self.vp.APDU:
+                self.peer.send(self.vp.apdu(payload[:4] + b"\x90\x00", rid))
+
+    def accept(self):
+        conn, _ = self.server.accept()
+        conn.settimeout(30)
+        self.addCleanup(conn.close)
+        return conn
+
+    @staticmethod
+    def frame(data):
+        return struct.pack(">H", len(data)) + data
+
+    @staticmethod
+    def read_frame(conn):
+        head = b""
+        while len(head) < 2:
+            chunk = conn.recv(2 - len(head))
+            if not chunk:
+                return None
+            head += chunk
+        n = struct.unpack(">H", head)[0]
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def test_control_frames_and_apdus(self):
+        conn = self.accept()  # the card is in: vschost connects
+        conn.sendall(self.frame(b"\x04"))
+        self.assertEqual(self.read_frame(conn), self.vp.VICC_ATR)
+        # Power on/off and reset get no answer: the next frame vschost sends
+        # is the answer to the get ATR that follows them.
+        conn.sendall(self.frame(b"\x01") + self.frame(b"\x02") + self.frame(b"\x00")
+                     + self.frame(b"\x07") + self.frame(b"\x04"))
+        self.assertEqual(self.read_frame(conn), self.vp.VICC_ATR)
+        # An APDU split at every byte still arrives whole at the client.
+        for b in self.frame(bytes.fromhex("00A4000C023F00")):
+            conn.sendall(bytes([b]))
+        self.assertEqual(self.read_frame(conn), bytes.fromhex("00A4000C9000"))
+
+    def test_frame_before_the_answer_closes_and_vschost_comes_back(self):
+        conn = self.accept()
+        # Two frames without waiting for the APDU's answer: vpcd never does that
+        # (it holds a lock per slot until the answer), so vschost drops the
+        # connection ...
+        conn.sendall(self.frame(bytes.fromhex("0084000008")) + self.frame(b"\x04"))
+        self.assertIsNone(self.read_frame(conn))
+        self.host.wait_output(r"disconnecting: vpcd sent a frame before the answer to its APDU")
+        # ... and, the card still being there, connects again.
+        conn2 = self.accept()
+        conn2.sendall(self.frame(b"\x04"))
+        self.assertEqual(self.read_frame(conn2), self.vp.VICC_ATR)
+
+    def test_client_gone_closes_the_vpcd_connection(self):
+        conn = self.accept()
+        self.stop.set()
+        self.peer.close()
+        self.assertIsNone(self.read_frame(conn))
+
+
 class ExportOptionsTest(unittest.TestCase):
     def setUp(self):
         self.path = ec.binary("vschost")
