@@ -1,0 +1,284 @@
+// apdu_driver: the host side of the bridge benchmark. Listens on loopback,
+// starts the client command given after `--` (with {port} replaced by the
+// port), speaks VSCard to it through vscard::HostSession over a blocking
+// TCP_NODELAY socket, and times APDU round trips as QEMU would see them: from
+// handing the command to the socket until the whole response is decoded.
+//
+//   apdu_driver --apdu HEX --count C [--warmup W]        -- vscclient --soft-card 127.0.0.1 {port}
+//   apdu_driver --cac-sessions K [--warmup W]             -- vscclient --soft-card 127.0.0.1 {port}
+//
+// The client's CPU time per APDU (utime+stime from /proc/PID/stat over the
+// timed loop) and its peak RSS (VmHWM) are reported with the latencies as one
+// JSON object on stdout. The client's own output goes to --client-log.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "cac_session.h"
+#include "vscard/apdu.h"
+#include "vscard/host_session.h"
+
+namespace {
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "apdu_driver: %s\n", what.c_str());
+  std::exit(1);
+}
+
+struct Args {
+  std::vector<std::uint8_t> apdu;
+  std::size_t count = 20000, warmup = 500, sessions = 0;
+  double wait_card_s = 120;
+  std::string client_log = "/dev/null";
+  std::vector<std::string> client;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string opt = argv[i];
+    if (opt == "--") break;
+    if (i + 1 >= argc) die("missing value for " + opt);
+    std::string v = argv[++i];
+    if (opt == "--apdu") {
+      auto bytes = vscard::from_hex(v);
+      if (!bytes || bytes->size() < 4) die("--apdu needs at least 4 bytes of hex");
+      a.apdu = *bytes;
+    } else if (opt == "--count") a.count = std::stoul(v);
+    else if (opt == "--warmup") a.warmup = std::stoul(v);
+    else if (opt == "--cac-sessions") a.sessions = std::stoul(v);
+    else if (opt == "--wait-card") a.wait_card_s = std::stod(v);
+    else if (opt == "--client-log") a.client_log = v;
+    else die("unknown option " + opt);
+  }
+  for (++i; i < argc; ++i) a.client.emplace_back(argv[i]);
+  if (a.client.empty()) die("usage: apdu_driver OPTIONS -- CLIENT ARGS... ({port} is replaced)");
+  if (a.apdu.empty() && a.sessions == 0) die("give --apdu HEX or --cac-sessions K");
+  return a;
+}
+
+pid_t spawn(const Args& a, int port, const std::string& log) {
+  std::vector<std::string> argv;
+  for (std::string s : a.client) {
+    auto at = s.find("{port}");
+    if (at != std::string::npos) s.replace(at, 6, std::to_string(port));
+    argv.push_back(s);
+  }
+  pid_t pid = fork();
+  if (pid < 0) die("fork failed");
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int null = open("/dev/null", O_RDONLY);
+    if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
+    // stdin stays open and empty (vscclient reads commands from it).
+    int pipefd[2];
+    if (pipe(pipefd) == 0) dup2(pipefd[0], 0); else if (null >= 0) dup2(null, 0);
+    std::vector<char*> cargv;
+    for (auto& s : argv) cargv.push_back(s.data());
+    cargv.push_back(nullptr);
+    execvp(cargv[0], cargv.data());
+    std::fprintf(stderr, "apdu_driver: cannot run %s: %s\n", cargv[0], std::strerror(errno));
+    _exit(127);
+  }
+  return pid;
+}
+
+// One client connection driven by a HostSession (QEMU policy: what the bridge
+// talks to in real use).
+class Host {
+ public:
+  explicit Host(int fd)
+      : fd_(fd), session_(vscard::HostPolicy::qemu(), [this](const vscard::HostEvent& e) {
+          on_event(e);
+        }) {
+    buffer_.resize(64 * 1024);
+    response_.reserve(64 * 1024);
+  }
+
+  // Reads and answers until a card is in reader 0 or `deadline_ns` passes.
+  bool wait_card(std::uint64_t deadline_ns) {
+    while (!card_) {
+      std::uint64_t now = bench::now_ns();
+      if (now >= deadline_ns) return false;
+      pollfd p{fd_, POLLIN, 0};
+      int ms = static_cast<int>((deadline_ns - now) / 1000000) + 1;
+      if (poll(&p, 1, ms) <= 0) continue;
+      if (!pump()) return false;
+    }
+    return true;
+  }
+
+  // One round trip; the response (data + SW) is left in `response`.
+  bool transmit(const std::vector<std::uint8_t>& apdu, std::vector<std::uint8_t>& response) {
+    answered_ = false;
+    if (!session_.send_apdu(0, apdu) || !flush()) return false;
+    while (!answered_) {
+      if (!pump()) return false;
+    }
+    response.assign(response_.begin(), response_.end());
+    return !error_;
+  }
+
+ private:
+  bool flush() {
+    auto out = session_.pending_output();
+    if (out.empty()) return true;
+    bool ok = bench::write_all(fd_, out.data(), out.size());
+    session_.consume_output(out.size());
+    return ok;
+  }
+  bool pump() {
+    ssize_t n = recv(fd_, buffer_.data(), buffer_.size(), 0);
+    if (n <= 0) return false;
+    session_.receive(vscard::Bytes(buffer_.data(), static_cast<std::size_t>(n)));
+    return flush() && !session_.closed();
+  }
+  void on_event(const vscard::HostEvent& e) {
+    namespace ev = vscard::host_event;
+    if (const auto* card = std::get_if<ev::CardInserted>(&e)) {
+      card_ = card->accepted;
+    } else if (std::holds_alternative<ev::CardRemoved>(e)) {
+      card_ = false;
+    } else if (const auto* r = std::get_if<ev::ApduResponse>(&e)) {
+      response_.assign(r->response.begin(), r->response.end());
+      answered_ = true;
+      error_ = false;
+    } else if (std::holds_alternative<ev::ApduError>(e)) {
+      response_.clear();
+      answered_ = true;
+      error_ = true;
+    }
+  }
+
+  int fd_;
+  vscard::HostSession session_;
+  std::vector<std::uint8_t> buffer_;
+  std::vector<std::uint8_t> response_;
+  bool card_ = false, answered_ = false, error_ = false;
+};
+
+int listen_loopback(int& port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(fd, 1) != 0) {
+    die(std::string("cannot listen on 127.0.0.1: ") + std::strerror(errno));
+  }
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  port = ntohs(addr.sin_port);
+  return fd;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args = parse(argc, argv);
+  int port = 0;
+  int listener = listen_loopback(port);
+  pid_t client = spawn(args, port, args.client_log);
+  auto stop_client = [&] {
+    kill(client, SIGTERM);
+    waitpid(client, nullptr, 0);
+  };
+
+  pollfd p{listener, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(args.wait_card_s * 1000)) <= 0) {
+    stop_client();
+    die("the client did not connect (its log: " + args.client_log + ")");
+  }
+  int fd = accept(listener, nullptr, nullptr);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  Host host(fd);
+  std::uint64_t setup_start = bench::now_ns();
+  if (!host.wait_card(setup_start + static_cast<std::uint64_t>(args.wait_card_s * 1e9))) {
+    stop_client();
+    die("no card arrived from the client (its log: " + args.client_log + ")");
+  }
+  double card_after_s = static_cast<double>(bench::now_ns() - setup_start) / 1e9;
+
+  bench::JsonObject json;
+  std::vector<std::uint8_t> response;
+  bench::Latencies lat;
+  double cpu0 = 0, cpu1 = 0;
+  std::uint64_t elapsed = 0;
+  std::size_t done = 0;
+  if (!args.apdu.empty()) {
+    if (!host.transmit(args.apdu, response)) die("the first APDU failed");
+    std::string first = vscard::to_hex(response);
+    for (std::size_t i = 0; i < args.warmup; ++i) host.transmit(args.apdu, response);
+    lat.reserve(args.count);
+    cpu0 = bench::process_cpu_seconds(client);
+    std::uint64_t start = bench::now_ns();
+    for (; done < args.count; ++done) {
+      std::uint64_t t0 = bench::now_ns();
+      if (!host.transmit(args.apdu, response)) break;
+      lat.add(bench::now_ns() - t0);
+    }
+    elapsed = bench::now_ns() - start;
+    cpu1 = bench::process_cpu_seconds(client);
+    json.str("bench", "apdu_round_trip")
+        .str("command", vscard::to_hex(args.apdu))
+        .str("response", first.size() > 64 ? first.substr(0, 64) + "..." : first)
+        .integer("request_bytes", static_cast<long long>(12 + args.apdu.size()))
+        .integer("response_bytes", static_cast<long long>(12 + response.size()));
+  } else {
+    bench::CacSession cac([&](const bench::ApduBytes& c, bench::ApduBytes& r) {
+      return host.transmit(c, r);
+    });
+    bench::CacSessionResult result;
+    for (std::size_t i = 0; i < args.warmup && i < 2; ++i) result = cac.run();
+    lat.reserve(args.sessions);
+    cpu0 = bench::process_cpu_seconds(client);
+    std::uint64_t start = bench::now_ns();
+    int apdus = 0;
+    for (; done < args.sessions; ++done) {
+      std::uint64_t t0 = bench::now_ns();
+      result = cac.run();
+      if (!result.ok) break;
+      lat.add(bench::now_ns() - t0);
+      apdus += result.apdus;
+    }
+    elapsed = bench::now_ns() - start;
+    cpu1 = bench::process_cpu_seconds(client);
+    if (!result.ok) {
+      stop_client();
+      die("CAC session failed: " + result.error);
+    }
+    json.str("bench", "cac_session")
+        .integer("apdus_per_session", result.apdus)
+        .integer("certificate_bytes", static_cast<long long>(result.certificate_bytes))
+        .num("apdus_per_s", apdus * 1e9 / static_cast<double>(elapsed));
+  }
+  long hwm = bench::proc_status_kib(client, "VmHWM");
+  long rss = bench::proc_status_kib(client, "VmRSS");
+  stop_client();
+  if (done == 0) die("no round trip completed");
+  json.integer("count", static_cast<long long>(done))
+      .num("seconds", static_cast<double>(elapsed) / 1e9)
+      .num("per_s", static_cast<double>(done) * 1e9 / static_cast<double>(elapsed))
+      .latencies("latency", lat)
+      .num("client_cpu_us_per_item", (cpu1 - cpu0) * 1e6 / static_cast<double>(done))
+      .integer("client_vmhwm_kib", hwm)
+      .integer("client_vmrss_kib", rss)
+      .num("card_ready_s", card_after_s);
+  std::printf("%s\n", json.text().c_str());
+  return 0;
+}
