@@ -20,6 +20,7 @@
 #include "emul_args.h"
 #include "soft_card.h"
 #include "vscard/apdu.h"
+#include "vscard/decoder.h"
 
 namespace {
 
