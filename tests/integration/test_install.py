@@ -87,6 +87,13 @@ class InstallTest(unittest.TestCase):
         cls.destdir = pathlib.Path(cls.tmp.name) / "dest"
         options = {o["name"]: o["value"] for o in json.loads(
             run(["meson", "introspect", str(cls.build_dir), "--buildoptions"]))}
+        # A sanitizer build's libvscard needs the sanitizer runtimes loaded first,
+        # so the consumer is built with the same -Db_sanitize (as a user of such a
+        # build would have to).
+        cls.consumer_options = []
+        if options.get("b_sanitize", "none") != "none":
+            cls.consumer_options = [f"-Db_sanitize={options['b_sanitize']}",
+                                    f"-Db_lundef={str(options.get('b_lundef', True)).lower()}"]
         cls.version = json.loads(
             run(["meson", "introspect", str(cls.build_dir), "--projectinfo"]))["version"]
         prefix = pathlib.Path(options["prefix"])
@@ -157,7 +164,7 @@ class InstallTest(unittest.TestCase):
 
         env = dict(os.environ, PKG_CONFIG_PATH=str(pc_dir))
         env.pop("PKG_CONFIG_LIBDIR", None)
-        run(["meson", "setup", str(work / "build"), str(work)], env=env)
+        run(["meson", "setup", *self.consumer_options, str(work / "build"), str(work)], env=env)
         run(["ninja", "-C", str(work / "build"), "-j2"], env=env)
 
         exe = work / "build" / "consumer"

@@ -178,6 +178,16 @@ TEST(Redaction, ChangeReferenceDataAndResetRetryCounter) {
             "80 20 00 01 04 <4 bytes redacted>");
 }
 
+TEST(Redaction, OddInsFormsAreRedactedToo) {
+  // VERIFY with BER-TLV data (INS 21): the PIN sits inside a data object.
+  EXPECT_EQ(format_command_for_log(hex("00 21 00 80 06 81 04 31 32 33 34")),
+            "00 21 00 80 06 <6 bytes redacted>");
+  EXPECT_TRUE(carries_pin(0x25));
+  EXPECT_TRUE(carries_pin(0x2D));
+  EXPECT_FALSE(carries_pin(0x22));  // MANAGE SECURITY ENVIRONMENT
+  EXPECT_FALSE(carries_pin(0xA4));
+}
+
 TEST(Redaction, ExtendedAndLeStayVisible) {
   // Case 4E VERIFY: header, extended Lc, data hidden, Le shown.
   EXPECT_EQ(format_command_for_log(hex("00 20 00 80 00 00 04 31 32 33 34 00 00")),

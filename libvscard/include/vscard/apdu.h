@@ -36,8 +36,13 @@ std::optional<std::uint16_t> status_word(std::span<const std::uint8_t> response)
 constexpr bool sw_is_success(std::uint16_t sw) { return sw == 0x9000 || (sw >> 8) == 0x61; }
 
 // Instructions whose data carries a PIN or PUK: VERIFY (20), CHANGE REFERENCE
-// DATA (24), RESET RETRY COUNTER (2C). ISO 7816-4 11.5.
-constexpr bool carries_pin(std::uint8_t ins) { return ins == 0x20 || ins == 0x24 || ins == 0x2C; }
+// DATA (24), RESET RETRY COUNTER (2C), ISO 7816-4 11.5, and their odd-INS forms
+// (21, 25, 2D), which carry the same secrets wrapped in BER-TLV data objects.
+// Any CLA: proprietary classes reuse these INS codes for their PIN commands.
+constexpr bool carries_pin(std::uint8_t ins) {
+  const std::uint8_t even = ins & 0xFE;
+  return even == 0x20 || even == 0x24 || even == 0x2C;
+}
 
 // Hex for logs ("00 A4 04 00 ..."). For a PIN-carrying command the data field is
 // replaced by "<N bytes redacted>" unless `unredacted` is true.
