@@ -177,7 +177,7 @@ class LoadTest(unittest.TestCase):
             c.expect(INIT, timeout=5)
         for p in (a, b, c):
             p.close()
-        self.assertIn("--max-clients", self.host.stderr_text())
+        self.assertTrue(self.host.wait_stderr("--max-clients"), self.host.stderr_text())
 
 
 if __name__ == "__main__":

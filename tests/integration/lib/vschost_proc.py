@@ -78,6 +78,16 @@ class VschostProcess:
         with self._lock:
             return "\n".join(self.stderr_lines)
 
+    def wait_stderr(self, text, timeout=10.0):
+        """True once `text` appears on vschost's stderr (read by a thread, so a
+        line logged just now may not be there yet on a loaded machine)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.stderr_text():
+                return True
+            time.sleep(0.05)
+        return text in self.stderr_text()
+
     def stdout_text(self):
         self._stdout.seek(0)
         return self._stdout.read().decode(errors="replace")
