@@ -44,6 +44,14 @@ def vm_rss_kib(pid):
     raise RuntimeError("no VmRSS")
 
 
+def under_asan(pid):
+    """True if the process runs with AddressSanitizer (the sanitizer build):
+    then VmRSS also counts ASan's shadow memory, redzones and its quarantine of
+    freed blocks, so a memory bound says nothing about vschost itself."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
 def raise_fd_limit(n):
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -111,7 +119,11 @@ class FloodTest(unittest.TestCase):
               f"{MAX_MESSAGE}-byte message but its last byte: VmRSS {base} KiB -> {loaded} KiB, "
               f"{per_conn / 1024:.1f} KiB per connection (bound "
               f"{BOUND_PER_CONNECTION // 1024} KiB)", file=sys.stderr)
-        self.assertLessEqual(per_conn, BOUND_PER_CONNECTION)
+        if under_asan(self.host.proc.pid):
+            print("# memory bound not asserted: vschost runs under AddressSanitizer "
+                  "(the plain build asserts it)", file=sys.stderr)
+        else:
+            self.assertLessEqual(per_conn, BOUND_PER_CONNECTION)
         # Others are still served, and vschost is alive.
         self.good_session()
         self.assertTrue(self.host.alive(), self.host.stderr_text()[-2000:])
@@ -155,7 +167,8 @@ class FloodTest(unittest.TestCase):
         peak = self.settle_rss()
         print(f"# vschost with a client that never reads: sent {sent} bytes, VmRSS "
               f"{base} KiB -> {peak} KiB, connection dropped: {dropped}", file=sys.stderr)
-        self.assertLessEqual((peak - base) * 1024, WRITE_QUEUE + BOUND_PER_CONNECTION)
+        if not under_asan(self.host.proc.pid):
+            self.assertLessEqual((peak - base) * 1024, WRITE_QUEUE + BOUND_PER_CONNECTION)
         # Others are served meanwhile.
         self.good_session()
         if dropped or "write queue overflow" in self.host.stderr_text():
