@@ -201,16 +201,18 @@ void CacardSource::transmit(SourceReaderId id, std::vector<std::uint8_t> apdu,
       [vreader, apdu = std::move(apdu), max_response, result]() mutable {
         // Sized from the wire limit, not a fixed 270 bytes as in libcacard's
         // vscclient.c: a response longer than that buffer overflowed it there.
-        result->response.resize(max_response);
+        // One buffer per worker thread, kept: sizing a fresh 64 KiB vector per
+        // APDU zero-filled all of it every time (tests/bench, issue 10).
+        thread_local std::vector<std::uint8_t> buffer;
+        if (buffer.size() < max_response) buffer.resize(max_response);
         int len = static_cast<int>(max_response);
         VReaderStatus status = vreader_xfr_bytes(vreader.get(), apdu.data(),
                                                  static_cast<int>(apdu.size()),
-                                                 result->response.data(), &len);
-        if (status == VREADER_OK && len >= 0) {
-          result->response.resize(static_cast<std::size_t>(len));
+                                                 buffer.data(), &len);
+        if (status == VREADER_OK && len >= 0 && static_cast<std::size_t>(len) <= max_response) {
+          result->response.assign(buffer.begin(), buffer.begin() + len);
           result->ok = true;
         } else {
-          result->response.clear();
           result->error = status == VREADER_NO_CARD ? "no card in the reader"
                                                     : "libcacard failed to process the APDU";
         }

@@ -8,6 +8,7 @@
 #define G_LOG_DOMAIN "vscard"
 #include "vscard/connection.h"
 
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,13 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
   GInputStream* input = nullptr;    // owned by stream
   GOutputStream* output = nullptr;  // owned by stream
   GSocket* socket = nullptr;        // owned by stream
+  // Set when the streams can poll (sockets and TLS over them: always, in
+  // practice). Reads then use one readable-source for the connection's life
+  // and writes go out at once when the kernel takes them; the asynchronous
+  // GIO calls cost a GTask, a new GSource and extra main-loop rounds per
+  // message (measured in tests/bench, issue 10). Other streams use them still.
+  GPollableInputStream* pollable_input = nullptr;
+  GPollableOutputStream* pollable_output = nullptr;
   // Separate so that close_after_flush() can stop reading and keep writing.
   GObjectPtr<GCancellable> read_cancellable{g_cancellable_new()};
   GObjectPtr<GCancellable> write_cancellable{g_cancellable_new()};
@@ -43,8 +51,13 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
   bool peer_done = false;  // end of stream or error seen while draining
   GSourcePtr linger_timer;
 
-  std::vector<std::uint8_t> read_buffer;
+  // Not value-initialised: zero-filling would make all of it resident at once
+  // for every connection, while a read touches only the pages it fills
+  // (vschost with 1000 clients, tests/bench).
+  std::unique_ptr<std::uint8_t[]> read_buffer;
+  std::size_t read_buffer_size = 0;
   std::shared_ptr<Impl> read_ref;  // set while a read is pending
+  GSourcePtr read_source;          // pollable input: attached while reading
 
   // `writing` belongs to the pending write (GIO holds a pointer into it);
   // write() appends to `queue`; they swap when `writing` is done.
@@ -64,7 +77,18 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
   void start_read() {
     if (!open || read_ref || (draining && peer_done)) return;
     read_ref = shared_from_this();
-    g_input_stream_read_async(input, read_buffer.data(), read_buffer.size(), G_PRIORITY_DEFAULT,
+    if (pollable_input) {
+      read_source.reset(g_pollable_input_stream_create_source(pollable_input, nullptr));
+      g_source_set_callback(read_source.get(), G_SOURCE_FUNC(&Impl::readable), this, nullptr);
+      // GLib takes a non-recursive source's fd out of the poll set for each
+      // dispatch and puts it back afterwards, waking the context twice per
+      // read (GLib 2.74 block_source/unblock_source). Nothing here runs a
+      // nested main loop, so the fd can stay.
+      g_source_set_can_recurse(read_source.get(), TRUE);
+      g_source_attach(read_source.get(), context.get());
+      return;
+    }
+    g_input_stream_read_async(input, read_buffer.get(), read_buffer_size, G_PRIORITY_DEFAULT,
                               read_cancellable.get(), &Impl::read_done, this);
   }
 
@@ -72,27 +96,59 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
     auto self = std::move(static_cast<Impl*>(data)->read_ref);
     GErrorPtr error;
     const gssize n = g_input_stream_read_finish(G_INPUT_STREAM(source), result, error.out());
-    if (!self->open) return self->maybe_close_stream();
-    if (self->draining) {
-      if (n > 0) return self->start_read();  // discarded: nobody wants it now
-      self->peer_done = true;
-      if (self->half_closed) self->finish(CloseReason{CloseReason::Kind::Local, "closed after sending all data"});
+    self->read_finished(n, error);
+  }
+
+  // The read source's callback: reads what is there and stays attached until
+  // the stream ends, fails, or the connection closes.
+  static gboolean readable(GObject*, gpointer data) {
+    auto self = static_cast<Impl*>(data)->shared_from_this();
+    GErrorPtr error;
+    const gssize n = g_pollable_input_stream_read_nonblocking(
+        self->pollable_input, self->read_buffer.get(), self->read_buffer_size, nullptr,
+        error.out());
+    if (n < 0 && g_error_matches(error.get(), G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+      return G_SOURCE_CONTINUE;
+    if (n > 0 && self->open && self->draining) return G_SOURCE_CONTINUE;  // discarded
+    if (n > 0 && self->open) {
+      if (self->on_data) self->on_data(Bytes(self->read_buffer.get(), static_cast<std::size_t>(n)));
+      // The handler may have closed the connection, which dropped the source.
+      return self->read_source ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+    }
+    self->stop_read_source();
+    self->read_finished(n, error);
+    return G_SOURCE_REMOVE;
+  }
+
+  void stop_read_source() {
+    if (!read_source) return;
+    read_source.reset();
+    read_ref.reset();  // callers hold their own reference
+  }
+
+  // What a finished read means (both read paths).
+  void read_finished(gssize n, const GErrorPtr& error) {
+    if (!open) return maybe_close_stream();
+    if (draining) {
+      if (n > 0) return start_read();  // discarded: nobody wants it now
+      peer_done = true;
+      if (half_closed) finish(CloseReason{CloseReason::Kind::Local, "closed after sending all data"});
       return;
     }
     if (n < 0) {
       if (g_error_matches(error.get(), G_TLS_ERROR, G_TLS_ERROR_EOF))
-        return self->fail(CloseReason::Kind::PeerClosed, "peer closed the connection without TLS close_notify");
+        return fail(CloseReason::Kind::PeerClosed, "peer closed the connection without TLS close_notify");
       // With TLS 1.3 a server's verdict on our client certificate arrives after
       // our side of the handshake is done, i.e. on the first read.
       if (g_error_matches(error.get(), G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
-        return self->fail(CloseReason::Kind::Error, transport::kClientCertificateRequired);
+        return fail(CloseReason::Kind::Error, transport::kClientCertificateRequired);
       const char* layer = error->domain == G_TLS_ERROR ? "TLS error: " : "read failed: ";
-      return self->fail(CloseReason::Kind::Error, layer + transport::explain_io_error(error.get()));
+      return fail(CloseReason::Kind::Error, layer + transport::explain_io_error(error.get()));
     }
-    if (n == 0) return self->fail(CloseReason::Kind::PeerClosed, "peer closed the connection");
-    if (self->on_data) self->on_data(Bytes(self->read_buffer.data(), static_cast<std::size_t>(n)));
-    self->start_read();
-    self->maybe_close_stream();
+    if (n == 0) return fail(CloseReason::Kind::PeerClosed, "peer closed the connection");
+    if (on_data) on_data(Bytes(read_buffer.get(), static_cast<std::size_t>(n)));
+    start_read();
+    maybe_close_stream();
   }
 
   bool write(Bytes data) {
@@ -111,18 +167,40 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
 
   void start_write() {
     if (!open || write_ref) return;
-    if (writing_offset == writing.size()) {
-      writing.clear();
-      writing_offset = 0;
-      std::swap(writing, queue);  // both keep their capacity: no allocation once warm
-    }
-    if (writing.empty()) {
-      if (draining && !half_closed) half_close();
-      return;
+    while (true) {
+      if (writing_offset == writing.size()) {
+        writing.clear();
+        writing_offset = 0;
+        std::swap(writing, queue);  // both keep their capacity: no allocation once warm
+      }
+      if (writing.empty()) {
+        if (draining && !half_closed) half_close();
+        return;
+      }
+      if (!write_now()) break;
+      if (!open) return;
     }
     write_ref = shared_from_this();
     g_output_stream_write_async(output, writing.data() + writing_offset, writing.size() - writing_offset,
                                 G_PRIORITY_DEFAULT, write_cancellable.get(), &Impl::write_done, this);
+  }
+
+  // Writes what the kernel takes without waiting. False when the stream would
+  // block (or cannot poll): the asynchronous write takes over. A failure ends
+  // the connection (on_close runs later from the main loop, never in here).
+  bool write_now() {
+    if (!pollable_output) return false;
+    GErrorPtr error;
+    const gssize n = g_pollable_output_stream_write_nonblocking(
+        pollable_output, writing.data() + writing_offset, writing.size() - writing_offset, nullptr,
+        error.out());
+    if (n < 0 && g_error_matches(error.get(), G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) return false;
+    if (n < 0) {
+      fail(CloseReason::Kind::Error, "write failed: " + transport::explain_io_error(error.get()));
+      return true;
+    }
+    writing_offset += static_cast<std::size_t>(n);
+    return true;
   }
 
   static void write_done(GObject* source, GAsyncResult* result, gpointer data) {
@@ -171,6 +249,7 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
     if (!open) return;
     open = false;
     linger_timer.reset();
+    stop_read_source();
     g_cancellable_cancel(read_cancellable.get());
     g_cancellable_cancel(write_cancellable.get());
     queue = {};
@@ -222,9 +301,16 @@ std::unique_ptr<Connection> Connection::adopt(GIOStream* stream, const Options& 
   impl->input = g_io_stream_get_input_stream(stream);
   impl->output = g_io_stream_get_output_stream(stream);
   impl->socket = transport::socket_of(stream);
+  if (G_IS_POLLABLE_INPUT_STREAM(impl->input) &&
+      g_pollable_input_stream_can_poll(G_POLLABLE_INPUT_STREAM(impl->input)))
+    impl->pollable_input = G_POLLABLE_INPUT_STREAM(impl->input);
+  if (G_IS_POLLABLE_OUTPUT_STREAM(impl->output) &&
+      g_pollable_output_stream_can_poll(G_POLLABLE_OUTPUT_STREAM(impl->output)))
+    impl->pollable_output = G_POLLABLE_OUTPUT_STREAM(impl->output);
   impl->options = options;
   if (impl->options.read_buffer_size == 0) impl->options.read_buffer_size = 64 * 1024;
-  impl->read_buffer.resize(impl->options.read_buffer_size);
+  impl->read_buffer_size = impl->options.read_buffer_size;
+  impl->read_buffer = std::make_unique_for_overwrite<std::uint8_t[]>(impl->read_buffer_size);
   impl->peer = transport::describe_peer(stream);
   impl->tls = G_IS_TLS_CONNECTION(stream);
   if (!transport::apply_tcp_options(impl->socket, options.keepalive, error)) {
