@@ -116,6 +116,10 @@ def section_bridge(args, tmp):
     soft = bridge_case("soft card", CAC_SELECT, [vsc, "--soft-card", "127.0.0.1", "{port}"],
                        count, reps, log)
     soft["libcacard"] = card
+    hop = median_of([run_json([prog("tests", "bench", "worker_hop"), "--count", str(count)])
+                     for _ in range(reps)])
+    soft["worker_hop"] = hop
+    print(f"  vscclient WorkerPool hop alone (empty job): p50 {hop['latency_p50_us']:.1f} us")
     floor_p50 = soft["floor"]["latency_p50_us"]
     added = soft["bridge"]["latency_p50_us"] - card["latency_p50_us"]
     soft["added_p50_us"] = added
@@ -277,7 +281,7 @@ def main():
     args = parser.parse_args()
 
     needed = [("tests", "bench", p) for p in ("echo_floor", "apdu_driver", "cacard_xfr",
-                                               "host_scale", "load_client")]
+                                               "worker_hop", "host_scale", "load_client")]
     needed += [("vscclient", "vscclient"), ("vschost", "vschost")]
     missing = [os.path.join(*p) for p in needed if not prog(*p)]
     if missing:
