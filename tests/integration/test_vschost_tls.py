@@ -1,0 +1,86 @@
+"""vschost --tls-creds with our vscclient --tls-creds, both over GIO TLS: a mutual
+TLS session runs a script against the soft card; a client without a certificate
+and a client trusting another CA are refused, and vscclient says why.
+Certificates come from the openssl command (tests/integration/lib/tls_certs.py)."""
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import openssl_check  # noqa: E402
+import tls_certs  # noqa: E402
+from vschost_proc import VschostProcess, vschost_binary  # noqa: E402
+from vscclient_env import Vscclient, vscclient_binary  # noqa: E402
+
+# SELECT the first CAC PKI applet (A0 00 00 00 79 01 00), answered from memory.
+# The command carries no Le, so libcacard's card answers 61xx (response bytes
+# waiting for GET RESPONSE, ISO/IEC 7816-4 5.3.4), not 9000.
+SCRIPT = """wait-card timeout=30s
+send 00 A4 04 00 07 A0 00 00 00 79 01 00 expect 61XX
+"""
+
+
+def setUpModule():
+    if vschost_binary() is None or not os.path.exists(vscclient_binary()):
+        raise unittest.SkipTest("vschost or vscclient is not built")
+    if not openssl_check.available():
+        raise unittest.SkipTest("openssl is not installed (package openssl)")
+
+
+class VschostTlsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="vschost-tls-")
+        # The host's directory: ca-cert.pem, server-cert.pem, server-key.pem.
+        cls.host_dir = os.path.join(cls.tmp.name, "host")
+        tls_certs.make_ca(cls.host_dir, "vscard test CA")
+        tls_certs.issue(cls.host_dir, cls.host_dir, "server", "localhost",
+                        san="DNS:localhost,IP:127.0.0.1")
+        cls.client_mutual = os.path.join(cls.tmp.name, "client-mutual")
+        tls_certs.client_dir(cls.host_dir, cls.client_mutual, with_client_cert=True)
+        cls.client_no_cert = os.path.join(cls.tmp.name, "client-no-cert")
+        tls_certs.client_dir(cls.host_dir, cls.client_no_cert, with_client_cert=False)
+        other = os.path.join(cls.tmp.name, "other-ca")
+        tls_certs.make_ca(other, "some other CA")
+        cls.client_other_ca = os.path.join(cls.tmp.name, "client-other-ca")
+        tls_certs.client_dir(other, cls.client_other_ca, with_client_cert=True)
+        cls.script = os.path.join(cls.tmp.name, "select.vsc")
+        with open(cls.script, "w") as f:
+            f.write(SCRIPT)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def host(self, *extra):
+        return VschostProcess(["--tls-creds", self.host_dir, *extra])
+
+    def test_mutual_tls_session_runs_script(self):
+        with self.host("--once", "--script", self.script, "--timeout", "60") as host, \
+                Vscclient(["--soft-card", "--tls-creds", self.client_mutual], host.port) as client:
+            status = host.wait(90)
+            self.assertEqual(status, 0, host.stderr_text() + host.stdout_text())
+            self.assertIn("(TLS)", client.stderr())
+            self.assertNotIn("not encrypted", client.stderr())
+
+    def test_client_without_certificate_is_refused(self):
+        with self.host() as host, \
+                Vscclient(["--soft-card", "--no-reconnect", "--tls-creds", self.client_no_cert],
+                          host.port) as client:
+            self.assertNotEqual(client.wait(60), 0)
+            self.assertIn("certificate", client.stderr().lower())
+            self.assertTrue(host.alive(), "vschost must keep serving after a refused client")
+
+    def test_client_trusting_another_ca_is_refused(self):
+        with self.host() as host, \
+                Vscclient(["--soft-card", "--no-reconnect", "--tls-creds", self.client_other_ca],
+                          host.port) as client:
+            self.assertNotEqual(client.wait(60), 0)
+            err = client.stderr().lower()
+            self.assertIn("ca", err, err)
+            self.assertTrue(host.alive())
+
+
+if __name__ == "__main__":
+    unittest.main()
