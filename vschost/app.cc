@@ -121,9 +121,11 @@ int run(const Options& options) {
   std::fflush(stderr);
   if (reporter) reporter->begin();
 
+  // The signal sources stay attached until removed below (G_SOURCE_CONTINUE):
+  // removing a source that already removed itself is a GLib-CRITICAL.
   auto quit = +[](gpointer data) -> gboolean {
     g_main_loop_quit(static_cast<GMainLoop*>(data));
-    return G_SOURCE_REMOVE;
+    return G_SOURCE_CONTINUE;
   };
   guint sigint = g_unix_signal_add(SIGINT, quit, loop.get());
   guint sigterm = g_unix_signal_add(SIGTERM, quit, loop.get());
