@@ -6,41 +6,86 @@
 namespace vscclient {
 namespace {
 
-struct Posted {
-  std::function<void()> fn;
-  std::shared_ptr<void> keep;  // the poster's shared state
-  const std::atomic<bool>* alive = nullptr;
+struct PostSource {
+  GSource base;
+  MainContextPoster::Shared* shared;  // valid while the source is attached
 };
 
-gboolean run_posted(gpointer data) {
-  auto* posted = static_cast<Posted*>(data);
-  if (posted->alive->load()) posted->fn();
-  return G_SOURCE_REMOVE;
+bool has_posts(GSource* source) {
+  auto* shared = reinterpret_cast<PostSource*>(source)->shared;
+  std::lock_guard lock(shared->mutex);
+  return !shared->queue.empty();
 }
 
-void free_posted(gpointer data) { std::unique_ptr<Posted>(static_cast<Posted*>(data)); }
+gboolean post_prepare(GSource* source, gint* timeout) {
+  *timeout = -1;
+  return has_posts(source);
+}
+
+gboolean post_check(GSource* source) { return has_posts(source); }
+
+gboolean post_dispatch(GSource* source, GSourceFunc, gpointer) {
+  // A posted function may destroy the poster: keep its state until we return.
+  auto keep = reinterpret_cast<PostSource*>(source)->shared->self.lock();
+  if (!keep) return G_SOURCE_CONTINUE;
+  {
+    std::lock_guard lock(keep->mutex);
+    keep->running.swap(keep->queue);  // both keep their capacity
+  }
+  for (auto& fn : keep->running) {
+    if (!keep->alive.load()) break;
+    fn();
+  }
+  keep->running.clear();
+  return G_SOURCE_CONTINUE;
+}
+
+GSourceFuncs post_funcs = {post_prepare, post_check, post_dispatch, nullptr, nullptr, nullptr};
 
 }  // namespace
 
-MainContextPoster::MainContextPoster(GMainContext* context)
-    : shared_(std::make_shared<Shared>()) {
-  shared_->context = context;
+MainContextPoster::Shared::~Shared() {
+  if (context != nullptr) g_main_context_unref(context);
 }
 
-MainContextPoster::~MainContextPoster() { shared_->alive.store(false); }
+MainContextPoster::MainContextPoster(GMainContext* context)
+    : shared_(std::make_shared<Shared>()) {
+  shared_->context = g_main_context_ref(context);
+  shared_->self = shared_;
+  GSource* source = g_source_new(&post_funcs, sizeof(PostSource));
+  reinterpret_cast<PostSource*>(source)->shared = shared_.get();
+  g_source_set_priority(source, G_PRIORITY_DEFAULT);
+  g_source_set_name(source, "vscclient posted calls");
+  g_source_attach(source, context);
+  shared_->source = source;
+}
+
+MainContextPoster::~MainContextPoster() {
+  shared_->alive.store(false);
+  g_source_destroy(shared_->source);
+  g_source_unref(shared_->source);
+  std::vector<std::function<void()>> dropped;
+  {
+    std::lock_guard lock(shared_->mutex);
+    dropped.swap(shared_->queue);
+  }
+  // `dropped` (and what its functions captured) is destroyed here, on the
+  // context's thread.
+}
 
 void MainContextPoster::post(std::function<void()> fn) const {
-  auto posted = std::make_unique<Posted>();
-  posted->fn = std::move(fn);
-  posted->keep = shared_;
-  posted->alive = &shared_->alive;
-  // An idle source rather than g_main_context_invoke(): invoke would run the
-  // function at once when called on the main thread, re-entering the caller.
-  GSource* source = g_idle_source_new();
-  g_source_set_priority(source, G_PRIORITY_DEFAULT);
-  g_source_set_callback(source, run_posted, posted.release(), free_posted);
-  g_source_attach(source, shared_->context);
-  g_source_unref(source);
+  bool was_empty;
+  {
+    std::lock_guard lock(shared_->mutex);
+    was_empty = shared_->queue.empty();
+    shared_->queue.push_back(std::move(fn));
+  }
+  // The context re-runs prepare() after a wake-up and finds the queue full.
+  // Posting from the context's own thread needs no wake-up: prepare() runs
+  // before the next poll anyway.
+  if (was_empty && !g_main_context_is_owner(shared_->context)) {
+    g_main_context_wakeup(shared_->context);
+  }
 }
 
 WorkerPool::WorkerPool(GMainContext* context, int max_threads) : poster_(context) {

@@ -9,7 +9,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <deque>
+#include <vector>
 
 #include <glib.h>
 
@@ -18,6 +20,12 @@ namespace vscclient {
 // Posts functions to a GMainContext from any thread. They always run later
 // (never inside post()), in posting order, and are dropped once the poster
 // is destroyed, so a callback never reaches an object that is gone.
+//
+// One GSource for the poster's life drains a locked queue: posting is a push
+// and, when the queue was empty, one wake-up of the context. (A new idle
+// source per post cost an allocation and the context's lock on both threads
+// for every APDU answer: tests/bench, issue 10.) Destroy it on the context's
+// thread.
 class MainContextPoster {
  public:
   explicit MainContextPoster(GMainContext* context);
@@ -28,11 +36,18 @@ class MainContextPoster {
   void post(std::function<void()> fn) const;
   GMainContext* context() const { return shared_->context; }
 
- private:
   struct Shared {
     std::atomic<bool> alive{true};
-    GMainContext* context = nullptr;
+    GMainContext* context = nullptr;  // referenced
+    GSource* source = nullptr;        // ours; destroyed with the poster
+    std::weak_ptr<Shared> self;
+    std::mutex mutex;
+    std::vector<std::function<void()>> queue;  // posted, not yet run (mutex)
+    std::vector<std::function<void()>> running;  // being run (context thread only)
+    ~Shared();
   };
+
+ private:
   std::shared_ptr<Shared> shared_;
 };
 
