@@ -22,24 +22,10 @@ import socket
 import struct
 import sys
 
+# The vpcd framing helpers are the scripted card's (same folder).
+from vpcd_card import recv_exact, with_tck
+
 ATR = bytes.fromhex("3B808001")
-
-
-def with_tck(atr):
-    tck = 0
-    for b in atr[1:]:
-        tck ^= b
-    return atr + bytes([tck])
-
-
-def recv_exact(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
 
 
 class PinCard:
