@@ -40,7 +40,8 @@ App::App(Options options)
                [this](const vscard::ClientEvent& event) { session_event(event); }),
       bridge_(session_,
               Bridge::Options{vscard::kDefaultMaxMessageSize, options_.trace,
-                              options_.trace_unredacted, options_.pin_guard},
+                              options_.trace_unredacted, options_.pin_guard,
+                              {options_.t0, options_.shaping}},
               [this] { flush(); }),
       poster_(g_main_context_default()) {}
 

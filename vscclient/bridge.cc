@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "vscard/apdu.h"
@@ -34,18 +35,30 @@ void Bridge::reader_removed(CardSource& source, SourceReaderId id) {
   g_message("reader removed: %s", session_.reader(*handle)->name.c_str());
   session_.remove_reader(*handle);
   routes_.erase(*handle);
+  presenters_.erase(*handle);
   flush_();
 }
 
 void Bridge::card_inserted(CardSource& source, SourceReaderId id, std::vector<std::uint8_t> atr) {
   auto handle = handle_of(source, id);
   if (!handle) return;
-  g_message("card inserted in %s, ATR %s", session_.reader(*handle)->name.c_str(),
-            vscard::to_hex(atr).c_str());
+  const std::string& name = session_.reader(*handle)->name;
+  g_message("card inserted in %s, ATR %s", name.c_str(), vscard::to_hex(atr).c_str());
   guards_.erase(*handle);  // a new card: its own PIN counters
-  if (!session_.insert_card(*handle, atr)) {
+  presenters_.erase(*handle);
+  std::span<const std::uint8_t> announced = atr;
+  const auto& present = options_.present;
+  if (present.t0 != vscard::T0Translation::Off || present.shape_responses) {
+    const auto& presenter = presenters_.try_emplace(*handle, atr, present).first->second;
+    announced = presenter.presented_atr();
+    if (presenter.translating()) {
+      g_message("presenting the card in %s as a T=0 card (--t0=off to disable): ATR %s",
+                name.c_str(), vscard::to_hex(announced).c_str());
+    }
+  }
+  if (!session_.insert_card(*handle, announced)) {
     g_warning("cannot announce the card in %s (reader refused by the host, or ATR too long)",
-              session_.reader(*handle)->name.c_str());
+              name.c_str());
   }
   flush_();
 }
@@ -54,6 +67,7 @@ void Bridge::card_removed(CardSource& source, SourceReaderId id) {
   auto handle = handle_of(source, id);
   if (!handle) return;
   g_message("card removed from %s", session_.reader(*handle)->name.c_str());
+  presenters_.erase(*handle);
   session_.remove_card(*handle);
   flush_();
 }
@@ -64,6 +78,7 @@ void Bridge::source_failed(CardSource& source, std::string reason) {
   for (auto it = routes_.begin(); it != routes_.end();) {
     if (it->second.source == &source) {
       session_.remove_reader(it->first);
+      presenters_.erase(it->first);
       it = routes_.erase(it);
     } else {
       ++it;
@@ -116,29 +131,72 @@ void Bridge::on_apdu(vscard::ReaderHandle handle, vscard::Bytes apdu) {
       return;
     }
   }
+  auto presenter = presenters_.find(handle);
+  if (presenter == presenters_.end()) {
+    transmit(handle, std::vector<std::uint8_t>(apdu.begin(), apdu.end()));
+  } else {
+    follow(handle, presenter->second.on_command(apdu), apdu);
+  }
+}
+
+void Bridge::follow(vscard::ReaderHandle handle, vscard::T0Presenter::Step step,
+                    std::span<const std::uint8_t> host_command) {
+  if (auto* reply = std::get_if<vscard::T0Presenter::ToGuest>(&step)) {
+    answer(handle, reply->response);
+    return;
+  }
+  auto& command = std::get<vscard::T0Presenter::ToCard>(step).command;
+  if (options_.trace && !std::ranges::equal(command, host_command)) {
+    g_message("  card > %s: %s", session_.reader(handle)->name.c_str(),
+              vscard::format_command_for_log(command, options_.trace_unredacted).c_str());
+  }
+  transmit(handle, std::move(command));
+}
+
+void Bridge::transmit(vscard::ReaderHandle handle, std::vector<std::uint8_t> command) {
+  auto route = routes_.find(handle);
+  if (route == routes_.end()) return;
   std::uint64_t generation = generation_;
   std::size_t max_response = options_.max_message_size - vscard::kHeaderSize;
   route->second.source->transmit(
-      route->second.id, std::vector<std::uint8_t>(apdu.begin(), apdu.end()), max_response,
+      route->second.id, std::move(command), max_response,
       [this, handle, generation](ApduResult result) {
         // An answer to an APDU of a previous connection has nobody to go to.
         if (generation != generation_) return;
         const vscard::ClientSession::ReaderInfo* info = session_.reader(handle);
         if (info == nullptr) return;
-        if (result.ok) {
-          if (auto guard = guards_.find(handle); guard != guards_.end()) {
-            log_pin_notice(info->name, guard->second.on_response(result.response));
-          }
-          if (options_.trace) {
-            g_message("APDU < %s: %s", info->name.c_str(), vscard::to_hex(result.response).c_str());
-          }
-          session_.send_apdu_response(handle, result.response);
-        } else {
+        auto presenter = presenters_.find(handle);
+        if (!result.ok) {
+          if (presenter != presenters_.end()) presenter->second.on_card_failed();
           g_warning("APDU for %s failed: %s", info->name.c_str(), result.error.c_str());
           session_.send_error(handle, vscard::ErrorCode::General);
+          flush_();
+          return;
         }
-        flush_();
+        if (presenter == presenters_.end()) {
+          answer(handle, result.response);
+          return;
+        }
+        auto step = presenter->second.on_card_response(result.response);
+        auto* reply = std::get_if<vscard::T0Presenter::ToGuest>(&step);
+        if (options_.trace && (reply == nullptr || reply->response != result.response)) {
+          g_message("  card < %s: %s", info->name.c_str(), vscard::to_hex(result.response).c_str());
+        }
+        follow(handle, std::move(step), {});
       });
+}
+
+void Bridge::answer(vscard::ReaderHandle handle, std::span<const std::uint8_t> response) {
+  const vscard::ClientSession::ReaderInfo* info = session_.reader(handle);
+  if (info == nullptr) return;
+  if (auto guard = guards_.find(handle); guard != guards_.end()) {
+    log_pin_notice(info->name, guard->second.on_response(response));
+  }
+  if (options_.trace) {
+    g_message("APDU < %s: %s", info->name.c_str(), vscard::to_hex(response).c_str());
+  }
+  session_.send_apdu_response(handle, response);
+  flush_();
 }
 
 std::vector<Bridge::ReaderView> Bridge::readers() const {

@@ -6,6 +6,11 @@
 // The session outlives connections: after ClientSession::restart() it
 // re-announces every reader and card itself, and the bridge drops answers to
 // APDUs asked on an earlier connection (a generation counter).
+//
+// Between the host and each card sits a vscard::T0Presenter (unless both its
+// parts are off): the host sees the ATR it presents and the responses it
+// shapes, and one command from the host can take several card transmits
+// (docs/t0-presentation.md).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +23,7 @@
 #include "card_source.h"
 #include "pin_guard.h"
 #include "vscard/client_session.h"
+#include "vscard/t0_presenter.h"
 
 namespace vscclient {
 
@@ -28,6 +34,7 @@ class Bridge final : public CardSourceListener {
     bool trace = false;             // log every APDU
     bool trace_unredacted = false;  // ... with PINs
     std::optional<unsigned> pin_guard;  // --pin-guard[=N]: PinGuard threshold
+    vscard::PresenterOptions present;   // --t0, --no-shaping, --raw
   };
   // `flush` hands the session's pending output to the connection (SessionLink::flush).
   Bridge(vscard::ClientSession& session, Options options, std::function<void()> flush);
@@ -70,6 +77,11 @@ class Bridge final : public CardSourceListener {
   };
   std::optional<vscard::ReaderHandle> handle_of(CardSource& source, SourceReaderId id) const;
   void on_apdu(vscard::ReaderHandle handle, vscard::Bytes apdu);
+  // Does what the presenter asks: answer the host, or transmit to the card.
+  void follow(vscard::ReaderHandle handle, vscard::T0Presenter::Step step,
+              std::span<const std::uint8_t> host_command);
+  void transmit(vscard::ReaderHandle handle, std::vector<std::uint8_t> command);
+  void answer(vscard::ReaderHandle handle, std::span<const std::uint8_t> response);
   static void log_pin_notice(const std::string& reader, const std::optional<PinGuard::Notice>& notice);
 
   vscard::ClientSession& session_;
@@ -79,6 +91,8 @@ class Bridge final : public CardSourceListener {
   std::map<vscard::ReaderHandle, Route> routes_;
   // One PinGuard per card (a new card starts afresh), with --pin-guard only.
   std::map<vscard::ReaderHandle, PinGuard> guards_;
+  // One presenter per card; none with --raw (byte-for-byte passthrough).
+  std::map<vscard::ReaderHandle, vscard::T0Presenter> presenters_;
 };
 
 }  // namespace vscclient

@@ -26,6 +26,9 @@ enum LongOnly {
   kVersion,
   kPcsc,
   kExclusive,
+  kT0,
+  kNoShaping,
+  kRaw,
 };
 
 // libcacard's get_id_from_string(): a number, or `fallback` when the text has
@@ -61,12 +64,16 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
       {"unix", required_argument, nullptr, kUnix},
       {"trace", optional_argument, nullptr, kTrace},
       {"pin-guard", optional_argument, nullptr, kPinGuard},
+      {"t0", required_argument, nullptr, kT0},
+      {"no-shaping", no_argument, nullptr, kNoShaping},
+      {"raw", no_argument, nullptr, kRaw},
       {"verbose", no_argument, nullptr, 'v'},
       {"version", no_argument, nullptr, kVersion},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
   Options o;
+  bool t0_given = false;
   optind = 1;
   opterr = 0;  // we print our own one-line errors
   int c;
@@ -129,6 +136,21 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
           o.pin_guard = static_cast<unsigned>(number);
         }
         break;
+      case kT0:
+        t0_given = true;
+        if (arg == "auto") {
+          o.t0 = vscard::T0Translation::Auto;
+        } else if (arg == "on") {
+          o.t0 = vscard::T0Translation::On;
+        } else if (arg == "off") {
+          o.t0 = vscard::T0Translation::Off;
+        } else {
+          *error = "--t0 takes auto, on or off, not '" + std::string(arg) + "'";
+          return std::nullopt;
+        }
+        break;
+      case kNoShaping: o.shaping = false; break;
+      case kRaw: o.raw = true; break;
       case '?':
       default: {
         std::string bad = optopt != 0 ? std::string("-") + static_cast<char>(optopt)
@@ -167,6 +189,14 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
   if (o.exclusive && !o.pcsc && !o.compare_pcsc) {
     *error = "--exclusive needs --pcsc (or -p)";
     return std::nullopt;
+  }
+  if (o.raw) {
+    if (t0_given && o.t0 != vscard::T0Translation::Off) {
+      *error = "--raw passes every byte unchanged; it cannot go with --t0=auto or --t0=on";
+      return std::nullopt;
+    }
+    o.t0 = vscard::T0Translation::Off;
+    o.shaping = false;
   }
   if (o.tls_hostname && !o.tls_creds) {
     *error = "--tls-hostname needs --tls-creds DIR";
@@ -218,6 +248,17 @@ std::string usage_text(const char* program) {
          "  --reconnect[=MAX]      reconnect with backoff when the host goes away, waiting\n"
          "                         at most MAX seconds between attempts (default: on, 30)\n"
          "  --no-reconnect         exit when the connection fails or ends\n"
+         "\n"
+         "Presentation to the host (see docs/t0-presentation.md):\n"
+         "  --t0=auto|on|off       present the card as a T=0 card, translating the host's\n"
+         "                         T=0 commands (QEMU's reader speaks only T=0): for\n"
+         "                         cards whose ATR offers no T=0 (auto, the default),\n"
+         "                         for every card (on), or never (off)\n"
+         "  --no-shaping           hand responses to the host at any size (default: split\n"
+         "                         those QEMU's reader loses, 54 bytes and over 374, with\n"
+         "                         61xx and GET RESPONSE)\n"
+         "  --raw                  pass ATR, commands and responses unchanged\n"
+         "                         (--t0=off --no-shaping)\n"
          "\n"
          "Card safety:\n"
          "  --pin-guard[=N]        once the card says N (default 1) or fewer PIN tries are\n"

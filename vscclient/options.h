@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "vscard/t0_presenter.h"
+
 namespace vscclient {
 
 // Exit codes. 4 and 5 are the anchor's (usage error, cannot connect).
@@ -37,6 +39,11 @@ struct Options {
   bool trace_unredacted = false;          // --trace=unredacted
   // --pin-guard[=N]: refuse VERIFY locally at N or fewer PIN tries left (pin_guard.h).
   std::optional<unsigned> pin_guard;
+  // How cards are presented to the host (docs/t0-presentation.md): --t0=auto|on|off,
+  // --no-shaping, --raw (both off).
+  vscard::T0Translation t0 = vscard::T0Translation::Auto;
+  bool shaping = true;
+  bool raw = false;
   // Positional.
   std::string host, port;
 

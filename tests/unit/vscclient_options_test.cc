@@ -90,6 +90,35 @@ TEST(Options, UsageErrorsSayWhat) {
   EXPECT_FALSE(parse({"--tls-hostname", "n", "h", "1"}, &error));
 }
 
+TEST(Options, PresentationIsOnByDefault) {
+  std::string error;
+  auto o = parse({"h", "1"}, &error);
+  ASSERT_TRUE(o) << error;
+  EXPECT_EQ(o->t0, vscard::T0Translation::Auto);
+  EXPECT_TRUE(o->shaping);
+}
+
+TEST(Options, T0ShapingAndRaw) {
+  std::string error;
+  auto on = parse({"--t0=on", "--no-shaping", "h", "1"}, &error);
+  ASSERT_TRUE(on) << error;
+  EXPECT_EQ(on->t0, vscard::T0Translation::On);
+  EXPECT_FALSE(on->shaping);
+  auto off = parse({"--t0", "off", "h", "1"}, &error);
+  ASSERT_TRUE(off) << error;
+  EXPECT_EQ(off->t0, vscard::T0Translation::Off);
+  EXPECT_TRUE(off->shaping);
+  auto raw = parse({"--raw", "h", "1"}, &error);
+  ASSERT_TRUE(raw) << error;
+  EXPECT_EQ(raw->t0, vscard::T0Translation::Off);
+  EXPECT_FALSE(raw->shaping);
+  EXPECT_TRUE(parse({"--raw", "--t0=off", "h", "1"}, &error));
+  EXPECT_FALSE(parse({"--raw", "--t0=on", "h", "1"}, &error));
+  EXPECT_NE(error.find("--raw"), std::string::npos) << error;
+  EXPECT_FALSE(parse({"--t0=yes", "h", "1"}, &error));
+  EXPECT_NE(error.find("auto, on or off"), std::string::npos) << error;
+}
+
 TEST(Options, HelpAndVersionNeedNoHost) {
   std::string error;
   auto help = parse({"--help"}, &error);
