@@ -13,6 +13,7 @@
 #include "console.h"
 #include "event_log.h"
 #include "host_server.h"
+#include "qemu_limits.h"
 #include "script_file.h"
 #include "vpcd_export.h"
 #include "vscard/glib_ptr.h"
@@ -86,6 +87,18 @@ int run(const Options& options) {
   if (json) {
     events = std::make_unique<EventLog>(stdout, options.verbose >= 2);
     server.add_observer(events.get());
+  }
+
+  // --mode qemu: tell the client's author what QEMU's usb-ccid would mishandle.
+  std::unique_ptr<QemuLimitsWatch> qemu_limits;
+  if (options.mode == vscard::HostPolicy::Mode::Qemu) {
+    qemu_limits = std::make_unique<QemuLimitsWatch>([&events](ReaderRef r,
+                                                              const QemuLimitWarning& w) {
+      g_warning("client %" G_GUINT64_FORMAT " reader %u: QEMU would mishandle this (%s): %s",
+                r.client, r.reader, w.kind.c_str(), w.message.c_str());
+      if (events) events->qemu_limit(r, w);
+    });
+    server.add_observer(qemu_limits.get());
   }
 
   std::unique_ptr<VpcdExport> exporter;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "json_line.h"
 #include "vscard/apdu.h"
 
 namespace vschost {
@@ -71,7 +72,7 @@ void Console::execute(const std::string& line) {
       std::printf("client %llu %s\n", static_cast<unsigned long long>(id), client->peer().c_str());
       for (const auto& r : client->session().readers()) {
         std::printf("  reader %llu:%u \"%s\" %s%s\n", static_cast<unsigned long long>(id), r.id,
-                    r.name.c_str(), r.card_present ? "card ATR " : "no card",
+                    terminal_safe(r.name).c_str(), r.card_present ? "card ATR " : "no card",
                     r.card_present ? vscard::to_hex(r.atr).c_str() : "");
       }
     }

@@ -103,6 +103,11 @@ void EventLog::protocol_violation(ClientId c, std::string_view what) {
   emit(base("protocol_violation", c).str("what", what).done());
 }
 
+void EventLog::qemu_limit(ReaderRef r, const QemuLimitWarning& w) {
+  emit(base("qemu_limit", r).str("kind", w.kind).num("size", static_cast<std::int64_t>(w.size))
+           .str("message", w.message).done());
+}
+
 void EventLog::client_disconnected(ClientId c, std::string_view reason) {
   emit(base("disconnected", c).str("reason", reason).done());
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "host_observer.h"
+#include "qemu_limits.h"
 
 namespace vschost {
 
@@ -27,6 +28,8 @@ class EventLog : public HostObserver {
                       std::chrono::microseconds duration) override;
   void protocol_violation(ClientId, std::string_view what) override;
   void client_disconnected(ClientId, std::string_view reason) override;
+  // --mode qemu: what QEMU's usb-ccid would mishandle (QemuLimitsWatch).
+  void qemu_limit(ReaderRef, const QemuLimitWarning&);
 
  private:
   void emit(const std::string& line);
