@@ -8,13 +8,18 @@
 //   apdu_driver --cac-sessions K [--warmup W]             -- vscclient --soft-card 127.0.0.1 {port}
 //
 // The client's CPU time per APDU (utime+stime from /proc/PID/stat over the
-// timed loop) and its peak RSS (VmHWM) are reported with the latencies as one
-// JSON object on stdout. The client's own output goes to --client-log.
+// timed loop), its voluntary context switches (every thread's, over the timed
+// loop and over its whole life), its threads, its peak RSS (VmHWM) and the time
+// from spawning it to its first ATR are reported with the latencies as one
+// JSON object on stdout. The client's own output goes to --client-log. APDUs go
+// to the reader whose card arrived first.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -125,7 +131,7 @@ class Host {
   // One round trip; the response (data + SW) is left in `response`.
   bool transmit(const std::vector<std::uint8_t>& apdu, std::vector<std::uint8_t>& response) {
     answered_ = false;
-    if (!session_.send_apdu(0, apdu) || !flush()) return false;
+    if (!session_.send_apdu(card_reader_, apdu) || !flush()) return false;
     while (!answered_) {
       if (!pump()) return false;
     }
@@ -150,7 +156,8 @@ class Host {
   void on_event(const vscard::HostEvent& e) {
     namespace ev = vscard::host_event;
     if (const auto* card = std::get_if<ev::CardInserted>(&e)) {
-      card_ = card->accepted;
+      if (!card_ && card->accepted) card_reader_ = card->id;
+      card_ = card_ || card->accepted;
     } else if (std::holds_alternative<ev::CardRemoved>(e)) {
       card_ = false;
     } else if (const auto* r = std::get_if<ev::ApduResponse>(&e)) {
@@ -169,7 +176,41 @@ class Host {
   std::vector<std::uint8_t> buffer_;
   std::vector<std::uint8_t> response_;
   bool card_ = false, answered_ = false, error_ = false;
+  vscard::ReaderId card_reader_ = 0;
 };
+
+// Sums, over every live thread of `pid`, `field` of that thread's /proc file.
+template <typename Field>
+long long sum_over_threads(pid_t pid, Field field) {
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  long long total = 0;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return -1;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') total += field(dir + "/" + e->d_name);
+  }
+  closedir(d);
+  return total;
+}
+
+// Voluntary context switches (a thread counts one each time it sleeps: on a
+// socket, a futex, poll).
+long long voluntary_switches(pid_t pid) {
+  return sum_over_threads(pid, [](const std::string& task) {
+    return bench::status_field(task + "/status", "voluntary_ctxt_switches");
+  });
+}
+
+// Nanoseconds on a CPU (schedstat's first field: exact, where /proc/PID/stat
+// counts 10 ms ticks).
+long long on_cpu_ns(pid_t pid) {
+  return sum_over_threads(pid, [](const std::string& task) {
+    std::ifstream in(task + "/schedstat");
+    long long ns = 0;
+    in >> ns;
+    return ns;
+  });
+}
 
 int listen_loopback(int& port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -192,10 +233,12 @@ int main(int argc, char** argv) {
   Args args = parse(argc, argv);
   int port = 0;
   int listener = listen_loopback(port);
+  std::uint64_t spawned = bench::now_ns();
   pid_t client = spawn(args, port, args.client_log);
+  rusage life{};  // the client's whole life, all threads (wait4)
   auto stop_client = [&] {
     kill(client, SIGTERM);
-    waitpid(client, nullptr, 0);
+    wait4(client, nullptr, 0, &life);
   };
 
   pollfd p{listener, POLLIN, 0};
@@ -212,12 +255,15 @@ int main(int argc, char** argv) {
     stop_client();
     die("no card arrived from the client (its log: " + args.client_log + ")");
   }
-  double card_after_s = static_cast<double>(bench::now_ns() - setup_start) / 1e9;
+  std::uint64_t card_at = bench::now_ns();
+  double card_after_s = static_cast<double>(card_at - setup_start) / 1e9;
+  double spawn_to_atr_ms = static_cast<double>(card_at - spawned) / 1e6;
 
   bench::JsonObject json;
   std::vector<std::uint8_t> response;
   bench::Latencies lat;
   double cpu0 = 0, cpu1 = 0;
+  long long switches0 = 0, switches1 = 0, oncpu0 = 0, oncpu1 = 0;
   std::uint64_t elapsed = 0;
   std::size_t done = 0;
   if (!args.apdu.empty()) {
@@ -226,6 +272,8 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < args.warmup; ++i) host.transmit(args.apdu, response);
     lat.reserve(args.count);
     cpu0 = bench::process_cpu_seconds(client);
+    switches0 = voluntary_switches(client);
+    oncpu0 = on_cpu_ns(client);
     std::uint64_t start = bench::now_ns();
     for (; done < args.count; ++done) {
       std::uint64_t t0 = bench::now_ns();
@@ -234,6 +282,8 @@ int main(int argc, char** argv) {
     }
     elapsed = bench::now_ns() - start;
     cpu1 = bench::process_cpu_seconds(client);
+    switches1 = voluntary_switches(client);
+    oncpu1 = on_cpu_ns(client);
     json.str("bench", "apdu_round_trip")
         .str("command", vscard::to_hex(args.apdu))
         .str("response", first.size() > 64 ? first.substr(0, 64) + "..." : first)
@@ -247,6 +297,8 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < args.warmup && i < 2; ++i) result = cac.run();
     lat.reserve(args.sessions);
     cpu0 = bench::process_cpu_seconds(client);
+    switches0 = voluntary_switches(client);
+    oncpu0 = on_cpu_ns(client);
     std::uint64_t start = bench::now_ns();
     int apdus = 0;
     for (; done < args.sessions; ++done) {
@@ -258,6 +310,8 @@ int main(int argc, char** argv) {
     }
     elapsed = bench::now_ns() - start;
     cpu1 = bench::process_cpu_seconds(client);
+    switches1 = voluntary_switches(client);
+    oncpu1 = on_cpu_ns(client);
     if (!result.ok) {
       stop_client();
       die("CAC session failed: " + result.error);
@@ -269,6 +323,7 @@ int main(int argc, char** argv) {
   }
   long hwm = bench::proc_status_kib(client, "VmHWM");
   long rss = bench::proc_status_kib(client, "VmRSS");
+  long threads = bench::proc_status_kib(client, "Threads");
   stop_client();
   if (done == 0) die("no round trip completed");
   json.integer("count", static_cast<long long>(done))
@@ -276,9 +331,16 @@ int main(int argc, char** argv) {
       .num("per_s", static_cast<double>(done) * 1e9 / static_cast<double>(elapsed))
       .latencies("latency", lat)
       .num("client_cpu_us_per_item", (cpu1 - cpu0) * 1e6 / static_cast<double>(done))
+      .num("client_oncpu_us_per_item",
+           static_cast<double>(oncpu1 - oncpu0) / 1e3 / static_cast<double>(done))
       .integer("client_vmhwm_kib", hwm)
       .integer("client_vmrss_kib", rss)
-      .num("card_ready_s", card_after_s);
+      .num("card_ready_s", card_after_s)
+      .num("spawn_to_atr_ms", spawn_to_atr_ms)
+      .num("client_voluntary_switches_per_item",
+           static_cast<double>(switches1 - switches0) / static_cast<double>(done))
+      .integer("client_voluntary_switches_life", life.ru_nvcsw)
+      .integer("client_threads", threads);
   std::printf("%s\n", json.text().c_str());
   return 0;
 }

@@ -67,10 +67,10 @@ inline double process_cpu_seconds(long pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// A "Vm...:" line of /proc/PID/status in KiB (VmRSS, VmHWM); -1 if unreadable.
-inline long proc_status_kib(long pid, std::string_view key) {
-  std::ifstream in(pid == 0 ? std::string("/proc/self/status")
-                            : "/proc/" + std::to_string(pid) + "/status");
+// The number after "KEY:" in a /proc status file (VmRSS, VmHWM in KiB,
+// Threads, voluntary_ctxt_switches); -1 if unreadable.
+inline long status_field(const std::string& path, std::string_view key) {
+  std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
     if (line.compare(0, key.size(), key) == 0 && line.size() > key.size() &&
@@ -79,6 +79,13 @@ inline long proc_status_kib(long pid, std::string_view key) {
     }
   }
   return -1;
+}
+
+// A field of /proc/PID/status (pid 0: this process); VmRSS and VmHWM are KiB.
+inline long proc_status_kib(long pid, std::string_view key) {
+  return status_field(pid == 0 ? std::string("/proc/self/status")
+                               : "/proc/" + std::to_string(pid) + "/status",
+                      key);
 }
 
 // Blocking helpers: whole buffers or failure.

@@ -3,6 +3,7 @@
 loopback floor, a realistic CAC session, host scaling, vscclient idle.
 
     tests/bench/run-bench.sh [--quick] [--out FILE] [--sections bridge,session,scaling,idle]
+    tests/bench/run-bench.sh --reference PATH [--cpu N] [--reference-cards soft,softhsm]
 
 Starts every process itself (vscclient, vschost, the bench programs in
 $VSCARD_BUILD_DIR/tests/bench, and pcscd + vicc for the --pcsc case when the
@@ -179,6 +180,13 @@ def section_session(args, tmp):
     return {"bridge": bridged, "libcacard": card}
 
 
+def section_reference(args, tmp):
+    """vscclient against another VSCard client (--reference PATH, e.g. libcacard's
+    vscclient) under the same host driver, same card, same CPU: reference_compare.py."""
+    import reference_compare
+    return reference_compare.run(args, tmp, prog, run_json, median_of)
+
+
 def section_scaling(args, tmp):
     seconds = 2 if args.quick else 5
     out = []
@@ -284,7 +292,17 @@ def main():
     parser.add_argument("--out", help="JSON results file (default: BUILD/bench-results-TIME.json)")
     parser.add_argument("--sections", default="bridge,session,scaling,idle")
     parser.add_argument("--no-pcsc", action="store_true", help="skip the vscclient --pcsc case")
+    parser.add_argument("--reference", metavar="PATH",
+                        help="another VSCard client taking vscclient's command line (-e, -c, "
+                             "HOST PORT): compare it with ours; alone, runs only that section")
+    parser.add_argument("--reference-cards", default="soft,softhsm",
+                        help="cards for --reference: soft (NSS database), softhsm (keys on "
+                             "a SoftHSM2 token through NSS)")
+    parser.add_argument("--cpu", type=int, default=1,
+                        help="CPU that --reference pins every process to (default 1)")
     args = parser.parse_args()
+    if args.reference and "--sections" not in sys.argv:
+        args.sections = "reference"
 
     needed = [("tests", "bench", p) for p in ("echo_floor", "apdu_driver", "cacard_xfr",
                                                "worker_hop", "host_scale", "load_client")]
@@ -301,7 +319,8 @@ def main():
                         "cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg(),
                         "quick": args.quick}}
     sections = {"bridge": section_bridge, "session": section_session,
-                "scaling": section_scaling, "idle": section_idle}
+                "scaling": section_scaling, "idle": section_idle,
+                "reference": section_reference}
     with tempfile.TemporaryDirectory(prefix="vscard-bench-") as tmp:
         for name in args.sections.split(","):
             try:
