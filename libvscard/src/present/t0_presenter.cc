@@ -71,6 +71,20 @@ std::uint16_t sw_of(std::span<const std::uint8_t> response) {
                                     response[response.size() - 1]);
 }
 
+// The exchange with the card for one guest command. (At namespace scope: a
+// nested struct with member initializers is not yet constructible inside the
+// enclosing class for clang, which std::optional needs.)
+struct Exchange {
+  std::vector<std::uint8_t> sent;     // the last command sent to the card
+  std::vector<std::uint8_t> case3;    // the guest's case-3 form, sent with Le added
+  bool may_be_case1 = false;          // a 5-byte TPDU with P3 = 00 (12.1.2)
+  bool le_corrected = false;          // a 6Cxx was followed once already
+  bool data_by_get_response = false;  // the guest's TPDU had data: T=0 case 4 (12.2.4)
+  bool collecting = false;            // following the card's own 61xx
+  unsigned get_responses = 0;
+  std::vector<std::uint8_t> collected;
+};
+
 }  // namespace
 
 struct T0Presenter::State {
@@ -80,17 +94,6 @@ struct T0Presenter::State {
   bool shaping = true;
   present::HeldResponse held{true};
 
-  // The exchange with the card for one guest command.
-  struct Exchange {
-    std::vector<std::uint8_t> sent;     // the last command sent to the card
-    std::vector<std::uint8_t> case3;    // the guest's case-3 form, sent with Le added
-    bool may_be_case1 = false;          // a 5-byte TPDU with P3 = 00 (12.1.2)
-    bool le_corrected = false;          // a 6Cxx was followed once already
-    bool data_by_get_response = false;  // the guest's TPDU had data: T=0 case 4 (12.2.4)
-    bool collecting = false;            // following the card's own 61xx
-    unsigned get_responses = 0;
-    std::vector<std::uint8_t> collected;
-  };
   std::optional<Exchange> exchange;
 
   Step to_card(std::vector<std::uint8_t> command) {
