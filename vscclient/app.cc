@@ -17,6 +17,7 @@
 #include "plaintext_warning.h"
 #include "soft_card.h"
 #include "vscard/address.h"
+#include "vscard/printable.h"
 #include "vscard/keepalive.h"
 #include "vscard/tls.h"
 
@@ -30,7 +31,9 @@ constexpr guint kExitFlushSeconds = 3;
 // The Reconnect extension: attempts at the new address before staying put.
 constexpr unsigned kMoveAttempts = 3;
 
-void print_error(const std::string& text) { g_printerr("vscclient: %s\n", text.c_str()); }
+void print_error(const std::string& text) {
+  g_printerr("vscclient: %s\n", vscard::printable(text).c_str());
+}
 
 }  // namespace
 
@@ -352,7 +355,8 @@ void App::command(const std::string& line) {
                        : reader->source->force_remove(reader->source_id, &error);
       // The anchor prints libcacard's VCardEmulError: 0 ok, 1 failed.
       std::printf("%s %s, returned %d%s%s\n", insert ? "insert" : "remove",
-                  reader->info->name.c_str(), ok ? 0 : 1, ok ? "" : ": ", error.c_str());
+                  vscard::printable(reader->info->name).c_str(), ok ? 0 : 1, ok ? "" : ": ",
+                  vscard::printable(error).c_str());
       break;
     }
     case Command::Kind::Select: {
@@ -361,7 +365,8 @@ void App::command(const std::string& line) {
         std::printf("Reader with id %u not found\n", c.argument.value_or(vscard::kUndefinedReaderId));
         break;
       }
-      std::printf("Selecting reader %u, %s\n", *c.argument, reader->info->name.c_str());
+      std::printf("Selecting reader %u, %s\n", *c.argument,
+                  vscard::printable(reader->info->name).c_str());
       default_reader_ = *c.argument;
       break;
     }
@@ -375,13 +380,13 @@ void App::command(const std::string& line) {
       for (const auto& r : bridge_.readers()) {
         if (r.info == nullptr || r.info->state != State::Active) continue;
         std::printf("%3u %s %s\n", r.info->id, r.info->card_present ? "CARD_PRESENT" : "            ",
-                    r.info->name.c_str());
+                    vscard::printable(r.info->name).c_str());
       }
       print("Inactive Readers:\n");
       for (const auto& r : bridge_.readers()) {
         if (r.info == nullptr || r.info->state == State::Active) continue;
         std::printf("INA %s %s\n", r.info->card_present ? "CARD_PRESENT" : "            ",
-                    r.info->name.c_str());
+                    vscard::printable(r.info->name).c_str());
       }
       break;
     }

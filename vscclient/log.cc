@@ -7,6 +7,8 @@
 
 #include <glib.h>
 
+#include "vscard/printable_log.h"
+
 namespace vscclient {
 namespace {
 
@@ -31,11 +33,11 @@ GLogWriterOutput writer(GLogLevelFlags flags, const GLogField* fields, gsize n, 
     // The default writer would drop debug output unless G_MESSAGES_DEBUG is
     // set; write it to stderr like every other log line (stdout is for the
     // answers to stdin commands).
-    g_autofree char* line = g_log_writer_format_fields(flags, fields, n, FALSE);
-    std::fprintf(stderr, "%s\n", line);
+    std::fprintf(stderr, "%s\n", vscard::format_log_fields_printable(flags, fields, n).c_str());
     return G_LOG_WRITER_HANDLED;
   }
-  return g_log_writer_default(flags, fields, n, nullptr);
+  // Peer text (host errors, reader names) is escaped in every log line.
+  return vscard::printable_log_writer(flags, fields, n, nullptr);
 }
 
 }  // namespace

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <sstream>
 
-#include "json_line.h"
 #include "vscard/apdu.h"
+#include "vscard/printable.h"
 
 namespace vschost {
 
@@ -69,10 +69,10 @@ void Console::execute(const std::string& line) {
   if (cmd == "list") {
     if (server_.clients().empty()) std::printf("no clients\n");
     for (const auto& [id, client] : server_.clients()) {
-      std::printf("client %llu %s\n", static_cast<unsigned long long>(id), client->peer().c_str());
+      std::printf("client %llu %s\n", static_cast<unsigned long long>(id), vscard::printable(client->peer()).c_str());
       for (const auto& r : client->session().readers()) {
         std::printf("  reader %llu:%u \"%s\" %s%s\n", static_cast<unsigned long long>(id), r.id,
-                    terminal_safe(r.name).c_str(), r.card_present ? "card ATR " : "no card",
+                    vscard::printable(r.name).c_str(), r.card_present ? "card ATR " : "no card",
                     r.card_present ? vscard::to_hex(r.atr).c_str() : "");
       }
     }
@@ -102,7 +102,7 @@ void Console::execute(const std::string& line) {
     std::string reader;
     if (!(in >> reader)) reader.assign(1, '0');  // the first reader
     ReaderRef ref;
-    if (!parse_reader(reader, ref) || !server_.flush(ref)) std::printf("cannot flush %s\n", reader.c_str());
+    if (!parse_reader(reader, ref) || !server_.flush(ref)) std::printf("cannot flush %s\n", vscard::printable(reader).c_str());
   } else if (cmd == "reconnect") {
     std::string host, port;
     in >> host >> port;
@@ -115,7 +115,7 @@ void Console::execute(const std::string& line) {
     if (on_quit_) on_quit_();
   } else {
     std::printf("unknown command '%s': list, send READER HEX, flush [READER], reconnect HOST PORT, quit\n",
-                cmd.c_str());
+                vscard::printable(cmd).c_str());
   }
   std::fflush(stdout);
 }

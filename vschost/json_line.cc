@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "vscard/printable.h"
+
 namespace vschost {
 namespace {
 
@@ -68,7 +70,9 @@ void JsonLine::key(std::string_view k) {
 
 JsonLine& JsonLine::str(std::string_view k, std::string_view value) {
   key(k);
-  text_ += json_quote(value);
+  // The same printable form as every other output (vscard/printable.h), so a
+  // reader name reads alike in the log, the reports and the terminal.
+  text_ += json_quote(vscard::printable(value));
   return *this;
 }
 
@@ -112,35 +116,6 @@ std::string xml_escape(std::string_view text) {
     } else {
       out.append(text.substr(i, n));
     }
-    i += n;
-  }
-  return out;
-}
-
-std::string terminal_safe(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size();) {
-    std::size_t n = utf8_length(text, i);
-    auto c = static_cast<unsigned char>(text[i]);
-    // C1 controls (U+0080..U+009F, UTF-8 C2 80..C2 9F) act like ESC sequences on
-    // some terminals; escape both bytes.
-    const bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0;
-    if (c1) {
-      char buf[16];
-      std::snprintf(buf, sizeof buf, "\\x%02X\\x%02X", c,
-                    static_cast<unsigned char>(text[i + 1]));
-      out += buf;
-      i += 2;
-      continue;
-    }
-    if (n == 0 || (n == 1 && (c < 0x20 || c == 0x7F || c == '\\'))) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02X", c);
-      out += buf;
-      ++i;
-      continue;
-    }
-    out.append(text.substr(i, n));
     i += n;
   }
   return out;

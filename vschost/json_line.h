@@ -30,9 +30,4 @@ class JsonLine {
 // forbids (most C0 controls, invalid UTF-8) become U+FFFD.
 std::string xml_escape(std::string_view text);
 
-// Peer text (a reader name) for a terminal or a text report: control bytes,
-// DEL, backslash and bytes that are not valid UTF-8 become \xNN, so a client
-// cannot move the cursor, recolour or forge lines.
-std::string terminal_safe(std::string_view text);
-
 }  // namespace vschost

@@ -9,8 +9,11 @@
 
 #include "app.h"
 #include "options.h"
+#include "vscard/printable_log.h"
 
 int main(int argc, char** argv) {
+  // Log lines quote peer text (reader names, addresses, TLS errors): escaped.
+  g_log_set_writer_func(vscard::printable_log_writer, nullptr, nullptr);
   std::string error;
   bool exit_now = false;
   auto options = vschost::parse_options(argc, argv, error, exit_now);

@@ -7,6 +7,7 @@
 
 #include "json_line.h"
 #include "vscard/apdu.h"
+#include "vscard/printable.h"
 
 namespace vschost {
 namespace {
@@ -20,15 +21,21 @@ const char* status_word(StepResult::Status s) {
   return "";
 }
 
+using vscard::printable;
+
+// Every text that reaches a report (script text, client names, details that
+// quote reader names or peer errors) passes printable() once, here or where
+// the field is written; the format's own quoting comes on top.
 std::string step_name(const StepResult& r) {
-  return "line " + std::to_string(r.step->line) + ": " + r.step->text;
+  return "line " + std::to_string(r.step->line) + ": " + printable(r.step->text);
 }
 
-// TAP descriptions must not contain '#' (it starts a directive).
-std::string tap_safe(std::string s) {
+// TAP descriptions must not contain '#' (it starts a directive); printable()
+// has already removed line breaks and controls.
+std::string tap_safe(std::string_view text) {
+  std::string s = printable(text);
   for (char& c : s) {
     if (c == '#') c = '_';
-    if (c == '\n') c = ' ';
   }
   return s;
 }
@@ -52,11 +59,11 @@ Counts count(const std::vector<RunReport>& runs) {
 
 std::string tap_entry(std::size_t n, const StepResult& r, std::string_view prefix) {
   std::string line = r.status == StepResult::Status::Passed ? "ok " : "not ok ";
-  line += std::to_string(n) + " - " + tap_safe(std::string(prefix) + step_name(r));
+  line += std::to_string(n) + " - " + tap_safe(std::string(prefix)) + tap_safe(step_name(r));
   if (r.status == StepResult::Status::NotRun) line += " # SKIP " + tap_safe(r.detail);
   line += "\n";
   if (r.status == StepResult::Status::Failed) {
-    line += "  ---\n  message: " + json_quote(r.detail) + "\n";
+    line += "  ---\n  message: " + json_quote(printable(r.detail)) + "\n";
     if (!r.response.empty()) line += "  response: \"" + vscard::to_hex(r.response) + "\"\n";
     line += "  duration_ms: " + std::to_string(r.elapsed.count()) + "\n  ...\n";
   }
@@ -87,7 +94,7 @@ std::string step_line(const StepResult& r) {
   std::string s = r.status == StepResult::Status::Passed ? "ok    "
                   : r.status == StepResult::Status::Failed ? "FAIL  " : "skip  ";
   s += step_name(r) + " (" + std::to_string(r.elapsed.count()) + " ms)";
-  if (!r.detail.empty()) s += ": " + r.detail;
+  if (!r.detail.empty()) s += ": " + printable(r.detail);
   if (r.status == StepResult::Status::Failed && !r.response.empty()) {
     s += " [response " + vscard::to_hex(r.response) + "]";
   }
@@ -123,12 +130,12 @@ std::string junit_document(const std::vector<RunReport>& runs, std::string_view 
     Counts rc = count({run});
     double seconds = 0;
     for (const auto& s : run.steps) seconds += static_cast<double>(s.elapsed.count()) / 1000.0;
-    out += "  <testsuite name=\"" + xml_escape(std::string(suite_name) + " " + run.client) +
+    out += "  <testsuite name=\"" + xml_escape(printable(std::string(suite_name) + " " + run.client)) +
            "\" tests=\"" + std::to_string(rc.total) + "\" failures=\"" +
            std::to_string(rc.failed) + "\" errors=\"0\" skipped=\"" +
            std::to_string(rc.not_run) + "\" time=\"" + std::to_string(seconds) + "\">\n";
     for (const auto& s : run.steps) {
-      out += "    <testcase classname=\"" + xml_escape(std::string(suite_name)) + "\" name=\"" +
+      out += "    <testcase classname=\"" + xml_escape(printable(suite_name)) + "\" name=\"" +
              xml_escape(step_name(s)) + "\" time=\"" +
              std::to_string(static_cast<double>(s.elapsed.count()) / 1000.0) + "\"";
       if (s.status == StepResult::Status::Passed) {
@@ -137,13 +144,13 @@ std::string junit_document(const std::vector<RunReport>& runs, std::string_view 
       }
       out += ">\n";
       if (s.status == StepResult::Status::Failed) {
-        out += "      <failure message=\"" + xml_escape(s.detail) + "\">" +
-               xml_escape(s.response.empty() ? s.detail
-                                             : s.detail + "\nresponse: " +
+        out += "      <failure message=\"" + xml_escape(printable(s.detail)) + "\">" +
+               xml_escape(s.response.empty() ? printable(s.detail)
+                                             : printable(s.detail) + "\nresponse: " +
                                                    vscard::to_hex(s.response)) +
                "</failure>\n";
       } else {
-        out += "      <skipped message=\"" + xml_escape(s.detail) + "\"/>\n";
+        out += "      <skipped message=\"" + xml_escape(printable(s.detail)) + "\"/>\n";
       }
       out += "    </testcase>\n";
     }
@@ -178,7 +185,7 @@ void Reporter::begin() {
 }
 
 void Reporter::step(std::string_view client, const StepResult& result) {
-  std::fprintf(human_, "%s%s\n", plan_first_ ? "" : (std::string(client) + ": ").c_str(),
+  std::fprintf(human_, "%s%s\n", plan_first_ ? "" : (printable(client) + ": ").c_str(),
                step_line(result).c_str());
   std::fflush(human_);
   if (options_.format == ReportOptions::Format::Tap) {

@@ -1,7 +1,6 @@
 // Step semantics of docs/vschost-scripts.md.
 #include "script_runner.h"
 
-#include "json_line.h"
 #include "vscard/apdu.h"
 
 namespace vschost {
@@ -123,7 +122,7 @@ bool ScriptRunner::poll(Clock::time_point now) {
       if (step.kind == Step::Kind::WaitCard) {
         current_reader_ = reader->id;
         finish(now, StepResult::Status::Passed,
-               "reader " + std::to_string(reader->id) + " \"" + terminal_safe(reader->name) +
+               "reader " + std::to_string(reader->id) + " \"" + reader->name +
                    "\": ATR " + vscard::to_hex(reader->atr));
         return true;
       }

@@ -153,6 +153,44 @@ class ScriptTest(unittest.TestCase):
         self.assertIsInstance(apdu["duration_ms"], float)
         self.assertTrue(events[-1]["ok"])
 
+    def test_hostile_reader_name_escaped_in_every_format(self):
+        # Issue 18: a reader name (peer text) with a forged summary line, terminal
+        # escapes (ESC[2J, an OSC title, the one-byte C1 CSI) and a bidi override
+        # reaches neither the terminal nor any report raw, in any format.
+        name = ("R\n1 run, 1 steps: 1 passed, 0 failed, 0 not run\r\x1b[2J\x1b]0;pwned\x07"
+                "\u009b31m\u202eok").encode()
+
+        def hostile(port):
+            with Peer.connect("127.0.0.1", port) as p:
+                p.handshake(reader_name=name)
+                p.serve_card(card, timeout=30)
+
+        # The name reaches the reports through wait-card's detail and a failing step.
+        script = "wait-card\nsend 00B00000 expect 9000\n"
+        junit = os.path.join(self.tmp.name, "hostile.xml")
+        for fmt in (["-v"], ["--report", "tap", "-v"], ["--report", "json"],
+                    ["--report", "junit:" + junit]):
+            with self.subTest(fmt=fmt[1] if len(fmt) > 1 else "text"):
+                status, out, err = self.run_script(script, fmt, client=hostile)
+                self.assertEqual(status, 1, out + err)
+                texts = {"stdout": out, "stderr": err}
+                if fmt[-1].startswith("junit:"):
+                    with open(junit, encoding="utf-8") as f:
+                        texts["junit"] = f.read()
+                    ET.parse(junit)
+                if fmt[-1] == "json":
+                    for line in out.splitlines():
+                        json.loads(line)
+                for where, text in texts.items():
+                    for bad in ("\x1b", "\x07", "\r", "\u009b", "\u202e"):
+                        self.assertNotIn(bad, text, f"{fmt} {where}: raw {bad!r}")
+                    forged = [l for l in text.splitlines() if l.startswith("1 run, 1 steps")]
+                    self.assertEqual(forged, [], f"{fmt} {where}: forged line")
+                    self.assertNotIn("\n1 passed", text)
+                # The true summary is still there (the human lines: stdout, or
+                # stderr when stdout carries the report).
+                self.assertIn("2 steps: 1 passed, 1 failed", out + err)
+
     def cli(self, *args):
         return subprocess.run([vschost_binary(), "--no-interactive"] + list(args),
                               capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
