@@ -116,6 +116,34 @@ int main(int argc, char** argv) {
   write(out / "apdu_fuzzer", "response_ok", {0x6F, 0x00, 0x90, 0x00});
   write(out / "apdu_fuzzer", "response_tries_left", {0x63, 0xC2});
 
+  // T0Presenter: options, ATR length + ATR, then events (kind, length, bytes).
+  {
+    const ByteVec vicc = {0x3B, 0x95, 0x13, 0x81, 0x01, 0x80, 0x73, 0xFF, 0x01, 0x00, 0x0B};
+    ByteVec translate = {0x00, static_cast<std::uint8_t>(vicc.size())};
+    translate.insert(translate.end(), vicc.begin(), vicc.end());
+    for (const ByteVec& event : std::vector<ByteVec>{
+             {0, 7, 0x00, 0xA4, 0x04, 0x00, 0x02, 0x3F, 0x00},  // case-3 form
+             {1, 2, 0x67, 0x00},                                // 6700: retry as case 3
+             {1, 4, 0x6F, 0x01, 0x61, 0x10},                    // the card's own 61xx
+             {1, 3, 0xAA, 0x90, 0x00},
+             {0, 5, 0x00, 0xC0, 0x00, 0x00, 0x01},              // GET RESPONSE from the guest
+             {0, 5, 0x00, 0xCA, 0x01, 0x02, 0x00},              // header + P3
+             {1, 2, 0x6C, 0x0A},                                // wrong Le
+             {2, 0}}) {
+      translate.insert(translate.end(), event.begin(), event.end());
+    }
+    write(out / "t0_presenter_fuzzer", "translate_vicc", translate);
+    // A T=0 card (no TD1), shaping: a 54-byte response in a checked round trip.
+    ByteVec shape = {0x00, 0x02, 0x3B, 0x00, 3, 60, 5, 0x00, 0xB0, 0x00, 0x00, 0x34};
+    for (int i = 0; i < 52; ++i) shape.push_back(static_cast<std::uint8_t>(i));
+    shape.push_back(0x90);
+    shape.push_back(0x00);
+    write(out / "t0_presenter_fuzzer", "shape_54", shape);
+    // A large response made of a repeated pattern.
+    write(out / "t0_presenter_fuzzer", "large",
+          {0x00, 0x02, 0x3B, 0x00, 0, 5, 0x00, 0xB0, 0x00, 0x00, 0x00, 1, 2, 0xFF, 0x90});
+  }
+
   // vpcd frames: each control, an APDU, everything in one stream.
   using vschost::vpcd::Control;
   ByteVec vpcd_all;

@@ -570,6 +570,11 @@ TEST(T0PresenterBadInput, CardResponsesOfNoStatusWordOrTooLongAreDefined) {
   EXPECT_EQ(exchange(presenter, one_byte, hex("00 CA 01 02 00")), hex("90"));
   ScriptedCard huge{[](const Bytes&) { return pattern(T0Presenter::kMaxResponseSize + 1); }, {}};
   EXPECT_EQ(exchange(presenter, huge, hex("00 CA 01 02 00")), hex("6F00"));
+  // Nor when nobody asked, and with shaping off.
+  T0Presenter unshaped(hex(kAthenaT0T1), {T0Translation::Off, false});
+  auto too_long = unshaped.on_card_response(pattern(T0Presenter::kMaxResponseSize + 1));
+  ASSERT_TRUE(std::holds_alternative<T0Presenter::ToGuest>(too_long));
+  EXPECT_EQ(std::get<T0Presenter::ToGuest>(too_long).response, hex("6F00"));
   // A response nobody asked for is still shaped.
   auto step = presenter.on_card_response(with_sw(pattern(52), 0x9000));
   ASSERT_TRUE(std::holds_alternative<T0Presenter::ToGuest>(step));

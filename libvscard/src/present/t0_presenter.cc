@@ -124,10 +124,12 @@ T0Presenter::Step T0Presenter::State::deliver(std::span<const std::uint8_t> resp
 }
 
 T0Presenter::Step T0Presenter::State::on_card_response(std::span<const std::uint8_t> response) {
+  // Longer than any response APDU (an extended Ne of 65536 + SW): never held
+  // or passed on, whatever the state.
+  if (response.size() > kMaxResponseSize) return to_guest(kNoDiagnosis);
   if (!exchange) return deliver(response, false);
   Exchange& x = *exchange;
   if (response.size() < 2) return to_guest(std::vector<std::uint8_t>(response.begin(), response.end()));
-  if (response.size() > kMaxResponseSize) return to_guest(kNoDiagnosis);
   const std::uint16_t sw = sw_of(response);
   const auto data = response.first(response.size() - 2);
 
