@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """README demo: vschost (QEMU's behaviour) reads a card that vscclient --soft-card
 feeds it, and this prints what the host saw. Exit status 0 only if all of it
-worked. Usage: soft_card_demo.py BUILD_DIR"""
+worked. Usage: soft_card_demo.py BUILD_DIR | --bindir DIR (installed programs)"""
 import os
 import shutil
 import sys
@@ -12,7 +12,9 @@ from soft_card_run import SoftCardRun  # noqa: E402
 
 
 def main():
-    build = sys.argv[1] if len(sys.argv) > 1 else "build"
+    build, bindir = (sys.argv[1] if len(sys.argv) > 1 else "build"), None
+    if build == "--bindir" and len(sys.argv) > 2:
+        build, bindir = None, sys.argv[2]
     for tool in ("certutil", "openssl"):
         if shutil.which(tool) is None:
             print(f"demo: {tool} is missing (tests/install-deps.sh installs it)")
@@ -20,7 +22,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="vscard-demo-") as tmp:
         print("vschost --mode qemu (a host that answers like QEMU 7.2's ccid-card-passthru)")
         print("vscclient --soft-card (a CAC card from three self-signed NSS certificates)\n")
-        r = SoftCardRun(build, tmp).run()
+        r = SoftCardRun(build, tmp, bindir).run()
     ok = True
 
     def line(good, text):

@@ -74,9 +74,10 @@ class Result:
 
 
 class SoftCardRun:
-    def __init__(self, build_dir, workdir):
-        self.vscclient = os.path.join(build_dir, "vscclient", "vscclient")
-        self.vschost = os.path.join(build_dir, "vschost", "vschost")
+    def __init__(self, build_dir, workdir, bindir=None):
+        """bindir: run the installed programs found there instead of the build's."""
+        self.vscclient = os.path.join(bindir or os.path.join(build_dir, "vscclient"), "vscclient")
+        self.vschost = os.path.join(bindir or os.path.join(build_dir, "vschost"), "vschost")
         self.workdir = workdir
         self.env = dict(os.environ, XDG_CACHE_HOME=os.path.join(workdir, "cache"))
         self.env.pop("G_MESSAGES_DEBUG", None)
