@@ -234,7 +234,15 @@ void App::connection_closed(const vscard::CloseReason& reason) {
            "trusts); check client-cert.pem and client-key.pem in " +
            options_.tls_creds.value_or("the --tls-creds directory");
   }
-  if (!options_.reconnect) {
+  if (!options_.reconnect || options_.once) {
+    // One session only. Like libcacard's vscclient, a host that ends the
+    // session in order (end of stream after its Init) is a success; a broken
+    // connection, or one that ends before the handshake, is not.
+    if (reason.kind == vscard::CloseReason::Kind::PeerClosed && session_.host_init_received()) {
+      g_message("the host %s ended the session", peer_.c_str());
+      finish(kExitOk);
+      return;
+    }
     print_error("connection to " + peer_ + " ended: " + why);
     finish(kExitFailure);
     return;

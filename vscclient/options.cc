@@ -20,6 +20,7 @@ enum LongOnly {
   kKeepalive,
   kReconnect,
   kNoReconnect,
+  kOnce,
   kUnix,
   kTrace,
   kPinGuard,
@@ -61,6 +62,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
       {"keepalive", required_argument, nullptr, kKeepalive},
       {"reconnect", optional_argument, nullptr, kReconnect},
       {"no-reconnect", no_argument, nullptr, kNoReconnect},
+      {"once", no_argument, nullptr, kOnce},
       {"unix", required_argument, nullptr, kUnix},
       {"trace", optional_argument, nullptr, kTrace},
       {"pin-guard", optional_argument, nullptr, kPinGuard},
@@ -113,6 +115,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
         }
         break;
       case kNoReconnect: o.reconnect = false; break;
+      case kOnce: o.once = true; break;
       case kUnix: o.unix_path = std::string(arg); break;
       case kTrace:
         o.trace = true;
@@ -247,7 +250,10 @@ std::string usage_text(const char* program) {
          "  --keepalive I,N,C      TCP keepalive: idle seconds, interval seconds, probes\n"
          "  --reconnect[=MAX]      reconnect with backoff when the host goes away, waiting\n"
          "                         at most MAX seconds between attempts (default: on, 30)\n"
-         "  --no-reconnect         exit when the connection fails or ends\n"
+         "  --no-reconnect         one attempt: exit 5 if the host cannot be reached (like\n"
+         "                         libcacard's vscclient); exit when the session ends\n"
+         "  --once                 connect (retrying until the host listens), serve one\n"
+         "                         session, exit when it ends (for CI with vschost --once)\n"
          "\n"
          "Presentation to the host (see docs/t0-presentation.md):\n"
          "  --t0=auto|on|off       present the card as a T=0 card, translating the host's\n"
@@ -282,7 +288,9 @@ std::string usage_text(const char* program) {
          "hw_type=CAC, hw_params=..., nssemul, passthru,\n"
          "soft=(SLOT,READER_NAME,CAC,PARAMS,CERT1,CERT2,...)\n"
          "\n"
-         "Exit status: 0 ok, 1 card or database error, 4 usage error, 5 cannot connect.\n";
+         "Exit status: 0 ok (with --once or --no-reconnect: the host ended the session\n"
+         "cleanly), 1 card or database error, or a session that broke, 4 usage error,\n"
+         "5 cannot connect.\n";
 }
 
 }  // namespace vscclient

@@ -33,6 +33,9 @@ struct Options {
   std::optional<std::string> tls_hostname;
   std::optional<std::string> keepalive;   // --keepalive IDLE,INTERVAL,COUNT (checked later)
   bool reconnect = true;                  // --no-reconnect clears it
+  // --once: connect (retrying while the host is not there yet), serve one
+  // session, exit when it ends: 0 if the host ended it cleanly.
+  bool once = false;
   std::chrono::milliseconds reconnect_max_delay{30000};  // --reconnect=SECONDS
   std::optional<std::string> unix_path;   // --unix PATH
   bool trace = false;                     // --trace

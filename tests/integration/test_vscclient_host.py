@@ -140,13 +140,45 @@ class ReconnectTest(unittest.TestCase):
                     self.assertEqual(sw, b"\x90\x00")
                 self.assertIn("reconnecting", client.stderr())
 
-    def test_no_reconnect_exits_when_host_goes(self):
+    def test_no_reconnect_host_ends_session_cleanly_is_exit_0(self):
+        # libcacard's vscclient also exits 0 when the host closes in order.
         with ScriptedHost() as host, Vscclient(["--soft-card", "--no-reconnect"], host.port) as c:
             peer = host.accept()
             host_handshake(peer)
             peer.close()
+            self.assertEqual(c.wait(), 0)
+            self.assertIn("ended the session", c.stderr())
+
+    def test_no_reconnect_connection_reset_is_exit_1(self):
+        with ScriptedHost() as host, Vscclient(["--soft-card", "--no-reconnect"], host.port) as c:
+            peer = host.accept()
+            host_handshake(peer)
+            # SO_LINGER 0: close() sends RST, a broken connection, not an end.
+            peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            peer.close()
             self.assertEqual(c.wait(), 1)
             self.assertIn("ended", c.stderr())
+
+    def test_once_waits_for_host_and_ends_with_session(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        with Vscclient(["--soft-card", "--once", "--reconnect=1"], port) as c:
+            time.sleep(1.5)   # nothing listens yet: --once keeps trying
+            self.assertIsNone(c.proc.poll())
+            with ScriptedHost.on_port(port) as host:
+                peer = host.accept()
+                host_handshake(peer)
+                peer.close()
+                self.assertEqual(c.wait(), 0)
+
+    def test_once_host_closes_before_handshake_is_exit_1(self):
+        with ScriptedHost() as host, Vscclient(["--soft-card", "--once"], host.port) as c:
+            peer = host.accept()
+            peer.expect(vp.INIT)
+            peer.close()
+            self.assertEqual(c.wait(), 1)
 
     def test_nothing_listening_no_reconnect_is_exit_5(self):
         s = socket.socket()
