@@ -49,9 +49,11 @@ class QemuDifferentialTest(unittest.TestCase):
         finally:
             t.join()
         q, v = results["qemu"], results["vschost"]
-        self.assertEqual(q.comparable(), v.comparable(),
-                         f"\n{conversation.name}: {conversation.doc}\nQEMU:\n{q.render()}\n"
-                         f"vschost:\n{v.render()}\nvschost log:\n{self.host.stderr_text()[-2000:]}")
+        if q.comparable() != v.comparable():
+            self.fail(f"\n{conversation.name}: {conversation.doc}\n"
+                      f"QEMU (bytes, closed per connection): {q.summary()}\n{q.render()[-3000:]}\n"
+                      f"vschost: {v.summary()}\n{v.render()[-3000:]}\n"
+                      f"vschost log:\n{self.host.stderr_text()[-2000:]}")
         self.assertTrue(self.host.alive(), "vschost exited")
 
 

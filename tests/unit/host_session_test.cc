@@ -193,6 +193,27 @@ TEST(HostQemu, StreamNeverEndingOnABoundaryStallsAfter64KiB) {
   EXPECT_TRUE(h.session.closed());
 }
 
+// QEMU's chardev reads at most 4096 bytes (CHR_READ_BUF_LEN) at a time, so its
+// boundary rule applies per 4096 bytes, not per receive(): 1300 ATR messages
+// (67600 bytes) in one receive() empty the buffer at the 13th read (53248 bytes,
+// a multiple of 52) and are all answered (as the real QEMU does:
+// test_vschost_qemu_diff.test_many_messages_per_write).
+TEST(HostQemu, OneLargeReceiveIsCutIntoQemuReads) {
+  Host h(HostPolicy::qemu());
+  h.feed(cat({wire(1, 0, init_payload()), wire(3, 0)}));
+  ByteVec atr(40, 0);
+  atr[0] = 0x3B;
+  const ByteVec m = wire(5, 0, atr);
+  ByteVec stream;
+  for (int i = 0; i < 1300; ++i) stream.insert(stream.end(), m.begin(), m.end());
+  EXPECT_EQ(h.feed(stream).size(), 1300u * 16);
+  EXPECT_FALSE(h.session.closed());
+  // A 65536-byte message and more after it in the same receive(): the 16th
+  // read ends on the big message's last byte, so the rest is answered.
+  EXPECT_EQ(h.feed(cat({wire(7, 0, ByteVec(65536 - 12, 0)), wire(6, 0)})), success(0));
+  EXPECT_FALSE(h.session.closed());
+}
+
 TEST(HostQemu, RequestResponseTrafficNeverStalls) {
   Host h(HostPolicy::qemu());
   h.feed(cat({wire(1, 0, init_payload()), wire(3, 0)}));

@@ -26,8 +26,9 @@ struct HostPolicy {
     // 40-byte cap, Error(general) for types it does not handle, Init answered
     // even when malformed, and nothing answered ever again once QEMU's 64 KiB
     // input buffer is full (QEMU stops reading; the session reports Closed).
-    // Each receive() call stands for one QEMU read: QEMU empties its buffer
-    // only when a read ends on a message boundary. docs/protocol.md tables it.
+    // receive() cuts its bytes into QEMU's chardev reads (at most 4096 bytes,
+    // at most the buffer's free room): QEMU empties its buffer only when a
+    // read ends on a message boundary. docs/protocol.md tables it.
     Qemu,
     // Up to max_readers readers with their own ids, ISO ATR checks, Error codes
     // for every violation, the Reconnect extension advertised.

@@ -44,15 +44,23 @@ void HostSession::receive(Bytes data) {
     process(data);
     return;
   }
-  // QEMU's chardev only reads as much as fits in the device's input buffer,
-  // which empties only when all of it has been parsed (qemu_facts.h).
-  const std::size_t room = qemu::kInputBufferSize - std::min(qemu_buffered_, qemu::kInputBufferSize);
-  const Bytes taken = data.first(std::min(room, data.size()));
-  qemu_buffered_ += taken.size();
-  process(taken);
-  if (closed_) return;
-  if (decoder_.buffered() == 0) qemu_buffered_ = 0;
-  if (taken.size() < data.size()) close(qemu::kStallReason);
+  // QEMU's reads, one by one (session/qemu_policy.h): each at most
+  // CHR_READ_BUF_LEN bytes and at most the room its device has left; the
+  // buffer empties only when a read ends on a message boundary; with no room
+  // left QEMU never reads again.
+  while (!data.empty()) {
+    const std::size_t room = qemu::read_room(qemu_buffered_);
+    if (room == 0) {
+      close(qemu::kStallReason);
+      return;
+    }
+    const Bytes one_read = data.first(std::min({qemu::kChardevReadSize, room, data.size()}));
+    data = data.subspan(one_read.size());
+    qemu_buffered_ += one_read.size();
+    process(one_read);
+    if (closed_) return;
+    if (decoder_.buffered() == 0) qemu_buffered_ = 0;
+  }
 }
 
 void HostSession::process(Bytes data) {

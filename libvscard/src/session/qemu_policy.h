@@ -26,18 +26,31 @@
 // - Flush, FlushComplete, type 10, type 0, type 0x63 with payload:
 //   [2 rid 4: 1] ("unexpected message of type X" on stdout).
 // - Messages split byte by byte, or several in one write: the same replies.
-// - Input buffer, 65536 bytes (VSCARD_IN_SIZE): a message of exactly 65536
-//   bytes (header included) is handled; one of 65537 is never answered, nor is
-//   anything after it. QEMU does NOT drop the connection (its "dropping
-//   connection" path is unreachable: the chardev's can_read caps every read at
-//   the free room): it stops reading. The client's close then goes unnoticed, so
-//   no later connection is ever served until QEMU restarts.
-// - The buffer is emptied only when a read ends exactly at a message boundary.
-//   A VALID stream whose reads keep ending mid-message stalls the same way after
-//   65536 bytes: 52-byte ATR messages written as 26 + 52 + 52 ... bytes were
-//   answered 1260 times (65536 / 52), then never again. With request/response
-//   traffic (each message answered before the next is sent) reads end at
-//   message boundaries and this never happens.
+// - How input reaches the device (QEMU 7.2 source): the socket chardev reads
+//   at most CHR_READ_BUF_LEN = 4096 bytes at a time (include/chardev/char.h;
+//   chardev/char-socket.c tcp_chr_read uses a buffer of that size) and no more
+//   than tcp_chr_read_poll's max_size, which is the device's can_read:
+//   ccid_card_vscard_can_read returns VSCARD_IN_SIZE (65536) minus
+//   vscard_in_pos, the bytes held. ccid_card_vscard_read appends the read,
+//   handles every whole message in it, and resets vscard_in_pos to 0 only if
+//   the read ended exactly on a message boundary (vscard_in_hdr == vscard_in_pos).
+//   So the buffer rule applies per read of at most 4096 bytes, whatever size
+//   the client's writes have: many small messages in one large write, or a
+//   65536-byte message followed by more in the same write, are all handled.
+// - With 65536 bytes held and no boundary reached (a message over 65536 bytes
+//   with its header, or 64 KiB of reads none of which ended on a boundary),
+//   can_read is 0: tcp_chr_read_poll reports no room and QEMU never reads that
+//   connection again. Its "no room for data ... dropping connection" branch in
+//   ccid_card_vscard_read (ccid_card_vscard_drop_connection) is unreachable
+//   because no read exceeds the room. Measured: a message of exactly 65536
+//   bytes is handled, one of 65537 never answered, nor anything after it; the
+//   connection stays open, deaf, and the client's close goes unnoticed, so no
+//   later connection is served until QEMU restarts.
+// - Measured with reads that end mid-message: 52-byte ATR messages written as
+//   26 + 52 + 52 ... bytes (each write read on its own) were answered 1260
+//   times (65536 / 52), then never again. With request/response traffic
+//   (each message answered before the next is sent) reads end at message
+//   boundaries and this never happens.
 // - A partial message left when the client disconnects stays in the buffer: the
 //   next connection's bytes are appended to it (7 bytes of an Init, reconnect,
 //   new Init: nothing answered until 256 - 19 more bytes completed the misframed
@@ -51,6 +64,14 @@ namespace vscard::qemu {
 
 // VSCARD_IN_SIZE in ccid-card-passthru.c.
 inline constexpr std::size_t kInputBufferSize = 64 * 1024;
+
+// CHR_READ_BUF_LEN in include/chardev/char.h: the most one chardev read hands over.
+inline constexpr std::size_t kChardevReadSize = 4096;
+
+// ccid_card_vscard_can_read: what the next read may take with `held` bytes buffered.
+constexpr std::size_t read_room(std::size_t held) {
+  return held >= kInputBufferSize ? 0 : kInputBufferSize - held;
+}
 
 // The Closed reason when QEMU would stop reading (see above).
 inline constexpr std::string_view kStallReason =

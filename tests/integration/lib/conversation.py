@@ -14,6 +14,8 @@ from vscard_peer import describe
 # How long the host must stay silent before a step's reply counts as complete.
 # Both hosts answer synchronously; this only bounds the wait.
 DEFAULT_QUIET = 0.25
+# The wait for late bytes after a conversation's last step.
+FINAL_QUIET = 1.0
 
 
 @dataclass
@@ -50,6 +52,10 @@ class Transcript:
             data, was_closed = out.get(c, (b"", False))
             out[c] = (data + r, was_closed or closed)
         return sorted(out.items())
+
+    def summary(self):
+        """Per connection: how many bytes the host sent and whether it closed."""
+        return [(c, len(data), closed) for c, (data, closed) in self.comparable()]
 
     def render(self):
         lines = []
@@ -109,6 +115,11 @@ def play(connect, conversation, quiet=DEFAULT_QUIET):
             closed = closed or now_closed
             t.entries.append((conn_no, step_no, pending + got, closed))
             pending = b""
+        if not closed:
+            # A loaded machine can pause a host longer than `quiet` mid-reply:
+            # collect stragglers once more, with a longer window, before comparing.
+            got, closed = _drain(sock, FINAL_QUIET)
+            pending += got
         if pending:
             t.entries.append((conn_no, len(conversation.steps), pending, closed))
     finally:

@@ -12,6 +12,7 @@ Conversations keep every message whole at connection boundaries: QEMU keeps a
 partial message in its buffer across connections (and a full buffer wedges the
 device for every later client), which vschost deliberately does not reproduce.
 """
+import random
 import struct
 
 from conversation import Conversation, Reconnect, Send
@@ -209,10 +210,94 @@ def reconnecting_client():
         "a client closing after whole messages and connecting again")
 
 
+# Write patterns (issue 18). QEMU's chardev hands the device reads of at most
+# 4096 bytes (CHR_READ_BUF_LEN), also capped by the room left in its 64 KiB
+# buffer, which empties only when a read ends on a message boundary. Each write
+# below stays under one loopback segment (or is followed by a settle) so that
+# QEMU's reads see it whole; vschost must cut the same reads from what it gets.
+
+def _atr_stream(count):
+    """`count` 52-byte ATR messages (4096 is no multiple of 52: reads of 4096
+    end mid-message except every 13th, at 53248 bytes)."""
+    return b"".join(atr(bytes.fromhex("3B 0F") + bytes(15) + bytes(23)) for _ in range(count))
+
+
+def _cut(data, sizes):
+    """Send steps of data in pieces of the given sizes, cycling; each settles."""
+    steps, pos, i = [], 0, 0
+    while pos < len(data):
+        n = sizes[i % len(sizes)]
+        steps.append(Send(data[pos:pos + n]))
+        pos += n
+        i += 1
+    return steps
+
+
+def one_byte_at_a_time():
+    data = init() + reader_add(b"byte by byte") + _atr_stream(8) + msg(CARD_REMOVE, 0)
+    steps = [Send(data[i:i + 1], settle=False) for i in range(len(data) - 1)]
+    return Conversation("one_byte_at_a_time", steps + [Send(data[-1:])])
+
+
+def writes_of_4k_around():
+    data = init() + reader_add(b"r") + _atr_stream(300)
+    return Conversation("writes_of_4k_around", [Send(b"")] + _cut(data, [4095, 4096, 4097]),
+                        "a 15 KiB stream in writes of 4095, 4096 and 4097 bytes")
+
+
+def many_messages_per_write():
+    # 1300 ATRs = 67600 bytes in one write: QEMU's reads of 4096 bytes end mid-
+    # message until the 13th (53248 bytes, a multiple of 52), which empties the
+    # buffer; every message is answered. A host applying the boundary rule to
+    # larger reads stalls here.
+    return Conversation("many_messages_per_write", [
+        Send(init()), Send(reader_add(b"r")), Send(_atr_stream(1300)), Send(init())],
+        "1300 messages in one 67600-byte write, then Init")
+
+
+def write_ends_exactly_at_64k():
+    # 4096 CardRemove messages of 16 bytes = 65536 bytes; every read of 4096 ends
+    # on a boundary. Then one more message in its own write.
+    card_remove = msg(CARD_REMOVE, 0, b"abcd")
+    return Conversation("write_ends_exactly_at_64k", [
+        Send(init()), Send(card_remove * 4096), Send(card_remove)])
+
+
+def largest_message_and_more_in_one_write():
+    # A message of exactly 65536 bytes and more messages after it in the same
+    # write: QEMU's 16th read ends on the big message's last byte, so the
+    # buffer empties and the rest is answered.
+    return Conversation("largest_message_and_more_in_one_write", [
+        Send(init()), Send(msg(APDU, 0, bytes(65536 - 12)) + reader_add(b"after") + init())])
+
+
+def write_just_past_64k_unaligned():
+    # 1012-byte messages (ATRs over QEMU's 40-byte cap: each answered
+    # Error(general)) in writes of 1000 bytes: no read ends on a boundary before
+    # 253 writes, so at 65536 bytes QEMU's buffer is full; the writes that end
+    # just past 64 KiB and everything after go unanswered.
+    data = atr(bytes(1000)) * 70
+    return Conversation("write_just_past_64k_unaligned",
+                        [Send(init())] + _cut(data[:66000], [1000]) + [Send(init())],
+                        "reads ending mid-message for 64 KiB: QEMU stops reading")
+
+
+def random_splits(seed):
+    rng = random.Random(seed)
+    data = init() + reader_add(b"random") + _atr_stream(150) + msg(APDU, 0, bytes(3000)) + \
+        msg(0x42, 3, b"x" * 500) + _atr_stream(150) + msg(CARD_REMOVE, 0) + init()
+    sizes = [rng.choice([1, 7, 12, 52, 100, 1000, 4095, 4096, 4097, 6000]) for _ in range(40)]
+    return Conversation(f"random_splits_seed_{seed}", _cut(data, sizes),
+                        f"a 19 KiB stream cut at random places (random.Random({seed}))")
+
+
 def all_conversations():
     return [normal_session(), libcacard_style_session(), second_reader(), good_atrs(),
             bad_atrs(), atr_before_reader(), no_init(), unknown_types(), flush_from_client(),
             malformed_init(), client_error_messages(), odd_reader_names(), pipelined(),
             byte_by_byte(), split_at_odd_places(), card_remove_insert(), reader_remove(),
             largest_message(), oversize_message(), oversize_header_only(), oversize_stream(),
-            reconnecting_client()]
+            reconnecting_client(), one_byte_at_a_time(), writes_of_4k_around(),
+            many_messages_per_write(), write_ends_exactly_at_64k(),
+            largest_message_and_more_in_one_write(), write_just_past_64k_unaligned(),
+            random_splits(18), random_splits(2026)]
