@@ -187,6 +187,49 @@ def section_reference(args, tmp):
     return reference_compare.run(args, tmp, prog, run_json, median_of)
 
 
+def section_presentation(args, tmp):
+    """vscclient's T0Presenter (docs/t0-presentation.md) on (the default) and
+    off (--raw) with the soft card: round trip and client CPU per APDU, and the
+    APDUs a CAC session takes (shaping turns responses QEMU's reader would lose
+    into 61xx + GET RESPONSE: extra host round trips, no extra card work)."""
+    if not vscclient_has("--raw"):
+        return {"skipped": "this vscclient has no --raw option"}
+    vsc = prog("vscclient", "vscclient")
+    count = 3000 if args.quick else 20000
+    reps = 1 if args.quick else 3
+    sessions = 5 if args.quick else 30
+    log = os.path.join(tmp, "vscclient-presentation.log")
+    print("presentation layer (soft card, default vs --raw):")
+    on_runs, off_runs = [], []
+    for _ in range(reps):
+        for runs, extra in ((on_runs, []), (off_runs, ["--raw"])):
+            runs.append(run_json([prog("tests", "bench", "apdu_driver"), "--apdu", CAC_SELECT,
+                                  "--count", str(count), "--warmup", str(min(500, count // 20)),
+                                  "--client-log", log, "--", vsc, "--soft-card"] + extra +
+                                 ["127.0.0.1", "{port}"]))
+    on, off = median_of(on_runs), median_of(off_runs)
+    out = {"on": on, "off": off,
+           "p50_ratio_on_to_off": on["latency_p50_us"] / off["latency_p50_us"],
+           "cpu_ratio_on_to_off": on["client_cpu_us_per_item"] / off["client_cpu_us_per_item"]}
+    print(f"  SELECT: p50 {on['latency_p50_us']:.1f} us on, {off['latency_p50_us']:.1f} us off "
+          f"(x{out['p50_ratio_on_to_off']:.2f}); client CPU {on['client_cpu_us_per_item']:.1f} "
+          f"vs {off['client_cpu_us_per_item']:.1f} us/APDU (x{out['cpu_ratio_on_to_off']:.2f})")
+    sessions_out = {}
+    for name, extra in (("on", []), ("off", ["--raw"])):
+        sessions_out[name] = run_json([prog("tests", "bench", "apdu_driver"), "--cac-sessions",
+                                       str(sessions), "--client-log", log, "--", vsc,
+                                       "--soft-card"] + extra + ["127.0.0.1", "{port}"])
+    extra_apdus = (sessions_out["on"]["apdus_per_session"] -
+                   sessions_out["off"]["apdus_per_session"])
+    out["cac_session"] = sessions_out
+    out["cac_session_extra_round_trips"] = extra_apdus
+    print(f"  CAC session: {sessions_out['on']['apdus_per_session']} APDUs on, "
+          f"{sessions_out['off']['apdus_per_session']} off ({extra_apdus:+} from shaping); p50 "
+          f"{sessions_out['on']['latency_p50_us'] / 1000:.2f} ms on, "
+          f"{sessions_out['off']['latency_p50_us'] / 1000:.2f} ms off")
+    return out
+
+
 def section_scaling(args, tmp):
     seconds = 2 if args.quick else 5
     out = []
@@ -290,7 +333,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
     parser.add_argument("--out", help="JSON results file (default: BUILD/bench-results-TIME.json)")
-    parser.add_argument("--sections", default="bridge,session,scaling,idle")
+    parser.add_argument("--sections", default="bridge,session,presentation,scaling,idle")
     parser.add_argument("--no-pcsc", action="store_true", help="skip the vscclient --pcsc case")
     parser.add_argument("--reference", metavar="PATH",
                         help="another VSCard client taking vscclient's command line (-e, -c, "
@@ -319,6 +362,7 @@ def main():
                         "cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg(),
                         "quick": args.quick}}
     sections = {"bridge": section_bridge, "session": section_session,
+                "presentation": section_presentation,
                 "scaling": section_scaling, "idle": section_idle,
                 "reference": section_reference}
     with tempfile.TemporaryDirectory(prefix="vscard-bench-") as tmp:
