@@ -52,6 +52,13 @@ struct Connector::Impl : std::enable_shared_from_this<Impl> {
     cancellable.reset(g_cancellable_new());
     client.reset(g_socket_client_new());
     g_socket_client_set_timeout(client.get(), static_cast<guint>(options.timeout.count()));
+    // A VSCard host (QEMU's chardev socket, vschost) is reached directly, as
+    // QEMU and libcacard's vscclient do. GIO's default would ask the system
+    // proxy resolver first, at every attempt: that loads GIO's proxy modules
+    // (libproxy, GNOME's, which starts GSettings and a dconf thread) and runs
+    // the lookup on a thread-pool thread -- about 5 MB of RSS and two threads
+    // for nothing (tests/bench --reference, issue 19).
+    g_socket_client_set_enable_proxy(client.get(), FALSE);
     GObjectPtr<GSocketConnectable> connectable(
         options.address.is_unix()
             ? G_SOCKET_CONNECTABLE(g_unix_socket_address_new(options.address.path.c_str()))
