@@ -36,6 +36,16 @@ bool db_directory_usable(const std::string& dir) {
   return false;
 }
 
+// Powers the card in `reader` on: resets its state (applet, login) as a fresh
+// insertion does and returns the ATR to announce (empty if that failed).
+std::vector<std::uint8_t> power_on(VReader* reader) {
+  std::vector<std::uint8_t> atr(kAtrBufferSize);
+  int len = kAtrBufferSize;
+  if (vreader_power_on(reader, atr.data(), &len) != VREADER_OK || len <= 0) return {};
+  atr.resize(static_cast<std::size_t>(len));
+  return atr;
+}
+
 }  // namespace
 
 CacardSource::CacardSource(std::string emul_args) : emul_args_(std::move(emul_args)) {}
@@ -87,8 +97,41 @@ bool CacardSource::start(GMainContext* context, CardSourceListener& listener, st
   // A few threads: enough that one slow token does not hold up other readers.
   pool_ = std::make_unique<WorkerPool>(context, 4);
   started_ = true;
+  take_startup_events();
   events_ = std::thread([this] { event_thread(); });
   return true;
+}
+
+void CacardSource::take_startup_events() {
+  // vcard_emul_init() has queued its readers and cards already. Take them here,
+  // on the main thread before its loop runs, and power the cards on at once,
+  // rather than through the event thread and a card worker: at start-up each
+  // hand-over between threads is a wake-up waiting for a CPU, and the ATR is
+  // what the host waits for (spawn -> ATR, tests/bench --reference, issue 19).
+  // Nothing is served yet, so a slow token only delays the start. The listener
+  // still hears of them from the main loop, in order, never inside start().
+  while (VEvent* raw = vevent_get_next_vevent()) {
+    EventRef event(raw, vevent_delete);
+    if (event->type == VEVENT_READER_INSERT &&
+        vreader_get_id(event->reader) == static_cast<vreader_id_t>(-1)) {
+      vreader_set_id(event->reader, next_reader_id.fetch_add(1));
+    }
+    if (event->type != VEVENT_CARD_INSERT) {
+      poster_->post([this, event] { handle_event(event); });
+      continue;
+    }
+    SourceReaderId id = vreader_get_id(event->reader);
+    auto atr = std::make_shared<std::vector<std::uint8_t>>(power_on(event->reader));
+    event.reset();
+    poster_->post([this, id, atr] { card_powered(id, *atr); });
+  }
+}
+
+void CacardSource::card_powered(SourceReaderId id, const std::vector<std::uint8_t>& atr) {
+  Reader* reader = find(id);
+  if (reader == nullptr || atr.empty()) return;  // removed meanwhile
+  reader->card_reported = true;
+  listener_->card_inserted(*this, id, atr);
 }
 
 bool CacardSource::check_certificates(const std::string& dir, std::string* error) {
@@ -145,20 +188,10 @@ void CacardSource::handle_event(EventRef event) {
       pool_->submit(
           id,
           [event, atr]() mutable {
-            std::vector<std::uint8_t> buffer(kAtrBufferSize);
-            int len = kAtrBufferSize;
-            if (vreader_power_on(event->reader, buffer.data(), &len) == VREADER_OK && len > 0) {
-              buffer.resize(static_cast<std::size_t>(len));
-              *atr = std::move(buffer);
-            }
+            *atr = power_on(event->reader);
             event.reset();  // frees the event's card reference on this thread
           },
-          [this, id, atr] {
-            Reader* reader = find(id);
-            if (reader == nullptr || atr->empty()) return;  // removed meanwhile
-            reader->card_reported = true;
-            listener_->card_inserted(*this, id, *atr);
-          });
+          [this, id, atr] { card_powered(id, *atr); });
       return;
     }
     case VEVENT_CARD_REMOVE:

@@ -4,8 +4,9 @@
 // libcacard keeps its state in process globals (vcard_emul_init() works once per
 // process), so there is at most one CacardSource per process.
 //
-// Threads: one event thread blocks in vevent_wait_next_vevent() and hands each
-// event to the main context. Everything that touches a reader's card (power on
+// Threads: the readers and cards present at start are taken on the main thread
+// (start()); then one event thread blocks in vevent_wait_next_vevent() and hands
+// each later event to the main context. Everything that touches a reader's card (power on
 // for the ATR, vreader_xfr_bytes, forced insert/remove) runs as a job in that
 // reader's lane of a WorkerPool, because libcacard's card reference counts are
 // not atomic: one lane per reader keeps those operations on one thread at a time.
@@ -50,8 +51,10 @@ class CacardSource final : public CardSource {
   };
 
   bool check_certificates(const std::string& db, std::string* error);
+  void take_startup_events();
   void event_thread();
   void handle_event(EventRef event);
+  void card_powered(SourceReaderId id, const std::vector<std::uint8_t>& atr);
   Reader* find(SourceReaderId id);
 
   std::string emul_args_;
