@@ -16,6 +16,10 @@ using Millis = std::chrono::milliseconds;
 
 inline constexpr Millis kDefaultStepTimeout{10000};
 
+// The largest APDU a VSCard message carries: QEMU's VSCARD_IN_SIZE (65536,
+// vscard::kDefaultMaxMessageSize) minus the 12-byte header.
+inline constexpr std::size_t kMaxScriptApdu = 65536 - 12;
+
 // One element of an expected-response pattern.
 struct PatternItem {
   enum class Kind {

@@ -122,6 +122,13 @@ std::string LineParser::parse_command(const std::vector<Token>& tokens, std::siz
     step.command.push_back({std::move(bytes), {}});
   }
   if (step.command.empty()) return "expected the command APDU in hex after 'send'";
+  std::size_t literal = 0;
+  for (const auto& part : step.command) literal += part.bytes.size();
+  if (literal > kMaxScriptApdu) {
+    return "the command APDU is " + std::to_string(literal) + " bytes; a VSCard message carries "
+           "at most " + std::to_string(kMaxScriptApdu) + " (65536 with its 12-byte header, "
+           "QEMU's limit)";
+  }
   return {};
 }
 

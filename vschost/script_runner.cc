@@ -134,6 +134,13 @@ bool ScriptRunner::poll(Clock::time_point now) {
         finish(now, StepResult::Status::Failed, "variable $" + missing + " has no value");
         return true;
       }
+      if (pending_.command.size() > kMaxScriptApdu) {
+        // Variables made it longer than the parser could see.
+        finish(now, StepResult::Status::Failed,
+               "the command APDU is " + std::to_string(pending_.command.size()) +
+                   " bytes; a VSCard message carries at most " + std::to_string(kMaxScriptApdu));
+        return true;
+      }
       if (!target_.send_apdu(reader->id, pending_.command)) {
         finish(now, StepResult::Status::Failed,
                "cannot send to reader " + std::to_string(reader->id) +

@@ -181,3 +181,20 @@ TEST(ScriptParser, ArbitraryBytesNeverCrash) {
 
 }  // namespace
 }  // namespace vschost
+
+namespace vschost {
+namespace {
+
+// Issue 18: an APDU over what one VSCard message carries is refused by the
+// parser with the reason, not sent and then misreported as "outstanding".
+TEST(ScriptParser, ApduOverTheMessageLimitRefused) {
+  const std::string at_limit = "send " + std::string(2 * kMaxScriptApdu, 'A') + "\n";
+  EXPECT_TRUE(std::holds_alternative<Script>(parse_script(at_limit)));
+  ScriptError e = parse_error("sleep 1ms\nsend " + std::string(2 * (kMaxScriptApdu + 1), 'A') + "\n");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_NE(e.message.find("65525 bytes"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("at most 65524"), std::string::npos) << e.message;
+}
+
+}  // namespace
+}  // namespace vschost
