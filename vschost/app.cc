@@ -85,7 +85,7 @@ int run(const Options& options) {
 
   std::unique_ptr<EventLog> events;
   if (json) {
-    events = std::make_unique<EventLog>(stdout, options.verbose >= 2);
+    events = std::make_unique<EventLog>(stdout, options.log_pins);
     server.add_observer(events.get());
   }
 
@@ -109,6 +109,7 @@ int run(const Options& options) {
       return 2;
     }
     export_options->verbose = options.verbose;
+    export_options->log_pins = options.log_pins;
     exporter = std::make_unique<VpcdExport>(server, *export_options);
   }
 

@@ -11,7 +11,7 @@ namespace vschost {
 
 class EventLog : public HostObserver {
  public:
-  // `unredacted`: PIN-bearing commands are logged in full (-vv); by default their
+  // `unredacted`: PIN-bearing commands are logged in full (--log-pins); by default their
   // data field is hidden (vscard::format_command_for_log).
   EventLog(std::FILE* out, bool unredacted) : out_(out), unredacted_(unredacted) {}
 

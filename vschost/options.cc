@@ -57,7 +57,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
   gchar* script = nullptr;
   gchar* report = nullptr;
   gint max_readers = 4, max_clients = 0, export_slots = 2;
-  gboolean once = FALSE, interactive = FALSE, no_interactive = FALSE;
+  gboolean once = FALSE, interactive = FALSE, no_interactive = FALSE, log_pins = FALSE;
   gdouble timeout = 0;
   GOptionEntry entries[] = {
       {"listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &listen,
@@ -92,7 +92,10 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
        "vpcd slots --export-pcsc may use (default 2, as Debian builds vpcd)", "N"},
       {"verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
        reinterpret_cast<gpointer>(&count_verbose),
-       "More log output (-vv: also unredacted PIN commands in the JSON log)", nullptr},
+       "More log output (PIN-bearing commands stay redacted; see --log-pins)", nullptr},
+      {"log-pins", 0, 0, G_OPTION_ARG_NONE, &log_pins,
+       "Write PIN-bearing commands (VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER) "
+       "unredacted into the JSON events: they carry PINs", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   std::unique_ptr<GOptionContext, OptionContextFree> ctx(
       g_option_context_new("- QEMU-compatible VSCard host for testing smart-card clients"));
@@ -163,6 +166,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
   o.timeout_seconds = timeout;
   o.once = once;
   o.verbose = g_verbose;
+  o.log_pins = log_pins;
   o.export_pcsc = g_export_pcsc;
   if (export_slots < 1) {
     error = "--export-slots: expected 1 or more";

@@ -22,6 +22,7 @@ struct Options {
   bool once = false;
   double timeout_seconds = 0;  // 0: none
   int verbose = 0;
+  bool log_pins = false;       // --log-pins: PIN commands unredacted in the JSON events
   bool interactive = false;    // stdin is a terminal, or --interactive
   // --export-pcsc[=HOST:PORT]: hand cards to pcscd through vpcd (vpcd_export.h);
   // nullopt: off; empty: vpcd's default address. Checked by VpcdExport::parse.

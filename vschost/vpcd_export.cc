@@ -199,7 +199,7 @@ void VpcdExport::sync(Slot& slot) {
         const unsigned index = slot.index;
         auto alive = alive_;
         g_debug("export: vpcd slot %u: APDU %s", slot.index,
-                vscard::format_command_for_log(*command, options_.verbose >= 2).c_str());
+                vscard::format_command_for_log(*command, options_.log_pins).c_str());
         bool sent = server_.transmit(
             reader, *command,
             [this, alive, index, generation, reader](std::optional<std::vector<std::uint8_t>> r,

@@ -43,6 +43,8 @@ class VpcdExport : public HostObserver {
     unsigned slots = kDefaultVpcdSlots;
     // 2 and more: also log vpcd's get-ATR polls (about one a second per slot).
     int verbose = 0;
+    // --log-pins: PIN-bearing commands unredacted in the debug log.
+    bool log_pins = false;
     // vpcd is local: retry soon, and never wait long once pcscd is back.
     vscard::Backoff backoff{std::chrono::milliseconds(200), std::chrono::milliseconds(5000), 2.0,
                             0.2};

@@ -191,6 +191,18 @@ class ScriptTest(unittest.TestCase):
                 # stderr when stdout carries the report).
                 self.assertIn("2 steps: 1 passed, 1 failed", out + err)
 
+    def test_pin_commands_redacted_even_with_vv(self):
+        # Issue 18: -vv used to write VERIFY's PIN into the JSON events.
+        script = "wait-card\nsend 0020008008 31323334FFFFFFFF\n"
+        for extra, leaked in ((["-vv"], False), (["-vv", "--log-pins"], True)):
+            with self.subTest(extra=extra):
+                status, out, err = self.run_script(script, ["--report", "json"] + extra)
+                apdus = [json.loads(l) for l in out.splitlines() if '"apdu"' in l]
+                self.assertTrue(apdus, out)
+                text = out + err
+                self.assertEqual("31323334FFFFFFFF" in text.replace(" ", "").upper(), leaked,
+                                 apdus)
+
     def cli(self, *args):
         return subprocess.run([vschost_binary(), "--no-interactive"] + list(args),
                               capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
