@@ -6,8 +6,15 @@
 namespace vscclient {
 namespace {
 
-// ISO 7816-4 11.5.6: VERIFY is INS 20 (data: the PIN) or 21 (data in BER-TLV).
-constexpr bool is_verify(std::uint8_t ins) { return ins == 0x20 || ins == 0x21; }
+// Commands that present a PIN and cost a try when it is wrong: VERIFY (ISO
+// 7816-4 11.5.6, INS 20, or 21 with BER-TLV data) and CHANGE REFERENCE DATA
+// (11.5.7, INS 24 or 25: P1 00 carries the current PIN before the new one, and
+// the card counts a wrong one against the same retry counter, answering 63Cx
+// or 6983 as VERIFY does). P1 01 (new data only) is guarded too: a reference
+// the guard holds must not be changed behind the user's back either.
+constexpr bool presents_pin(std::uint8_t ins) {
+  return ins == 0x20 || ins == 0x21 || ins == 0x24 || ins == 0x25;
+}
 
 // ISO 7816-4 5.6 (Table 6): 6983 "authentication method blocked".
 constexpr std::uint16_t kSwBlocked = 0x6983;
@@ -16,10 +23,11 @@ constexpr std::uint16_t kSwBlocked = 0x6983;
 
 std::optional<std::vector<std::uint8_t>> PinGuard::on_command(std::span<const std::uint8_t> apdu) {
   pending_reference_.reset();
-  if (apdu.size() < 4 || !is_verify(apdu[1])) return std::nullopt;
+  if (apdu.size() < 4 || !presents_pin(apdu[1])) return std::nullopt;
   const std::uint8_t reference = apdu[3];
   // A VERIFY without a data field only reads the retry counter (ISO 7816-4
   // 11.5.6): it costs no try, and its answer tells the guard the counter.
+  // (CHANGE REFERENCE DATA always has data.)
   // Anything longer may carry a PIN, malformed or not, and is judged as one.
   const auto parsed = vscard::parse_command_apdu(apdu);
   const bool carries_data = !parsed || parsed->nc > 0;

@@ -4,9 +4,10 @@
 // included; each wrong PIN costs one try, and a card whose counter reaches zero
 // is blocked until someone with the PUK resets it. With `vscclient --pin-guard[=N]`
 // the guard watches the card's answers to VERIFY (ISO 7816-4 11.5.6, INS 20 and
-// 21) per PIN reference (P2). Once the card says N or fewer tries are left
-// (SW 63Cx, x <= N) or the reference is blocked (6983), further VERIFY commands
-// carrying a PIN for that reference are answered locally with 6983 ("authentication
+// 21) and CHANGE REFERENCE DATA (11.5.7, INS 24 and 25, which presents the
+// current PIN too) per PIN reference (P2). Once the card says N or fewer tries are left
+// (SW 63Cx, x <= N) or the reference is blocked (6983), further VERIFY and
+// CHANGE REFERENCE DATA commands carrying a PIN for that reference are answered locally with 6983 ("authentication
 // method blocked") and never reach the card, until
 //   - the user types `allow-pin` on vscclient's stdin (allow()), or
 //   - the card reports a successful VERIFY for that reference (9000), or a

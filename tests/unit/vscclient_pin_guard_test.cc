@@ -116,6 +116,26 @@ TEST(PinGuard, MalformedVerifyWithDataIsJudgedAsAPin) {
   EXPECT_FALSE(exchange(guard, B{0x00, 0x21, 0x00, 0x80, 0x02, 0x01, 0x02}, {0x63, 0xC0}).second);
 }
 
+// Issue 18: CHANGE REFERENCE DATA presents the current PIN (P1 00) and a wrong
+// one costs a try of the same counter: it is guarded like VERIFY.
+TEST(PinGuard, ChangeReferenceDataIsGuardedLikeVerify) {
+  const B change{0x00, 0x24, 0x00, 0x80, 0x10, '1', '2', '3', '4', 0xFF, 0xFF, 0xFF, 0xFF,
+                 '5', '6', '7', '8', 0xFF, 0xFF, 0xFF, 0xFF};
+  PinGuard guard(1);
+  EXPECT_TRUE(exchange(guard, change, {0x63, 0xC1}).second);
+  EXPECT_TRUE(guard.guarding(0x80)) << "a wrong current PIN in CHANGE REFERENCE DATA counts";
+  auto [answer, forwarded] = exchange(guard, change, {0x63, 0xC0});
+  EXPECT_FALSE(forwarded) << "the last try must not reach the card";
+  EXPECT_EQ(answer, kBlocked);
+  // Guarded by VERIFY's answers, refused for CHANGE REFERENCE DATA (INS 25) too.
+  PinGuard other(1);
+  exchange(other, verify(0x81), {0x63, 0xC1});
+  B odd = change;
+  odd[1] = 0x25;
+  odd[3] = 0x81;
+  EXPECT_FALSE(exchange(other, odd, {0x90, 0x00}).second);
+}
+
 TEST(PinGuard, OtherCommandsAndResponsesChangeNothing) {
   PinGuard guard(1);
   // SELECT answered 63C1 (not a VERIFY): no guarding.
