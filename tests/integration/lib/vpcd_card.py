@@ -9,6 +9,10 @@ cannot do what a test needs:
   INS 84  GET CHALLENGE: Le random bytes, 9000
   INS B0  READ BINARY: Le bytes (Le = 0 means 256, or 65536 extended) of the
           pattern i & 0xFF, 9000 -- responses of any size
+  INS CA  GET DATA: P1P2 bytes of the same pattern; when that is more than Ne
+          (Le, 00 = 256) the first Ne come with 61xx and the rest through
+          GET RESPONSE (INS C0), the way a T=1 card chains a long answer
+          (ISO 7816-4 5.3.4) -- responses longer than any short Le
   INS 5A  answers 9000 after --delay seconds -- a slow card
   other   6D00
 
@@ -61,9 +65,31 @@ def expected_length(apdu):
     return 0
 
 
+class Chain:
+    """The rest of a GET DATA answer, handed out by GET RESPONSE."""
+    pending = b""
+
+    @classmethod
+    def give(cls, data, ne):
+        """Up to ne bytes of data now; 61xx while more is pending."""
+        head, cls.pending = data[:ne], data[ne:]
+        if cls.pending:
+            return head + bytes([0x61, min(len(cls.pending), 256) & 0xFF])
+        return head + b"\x90\x00"
+
+
 def answer(apdu, delay):
     ins = apdu[1]
     ne = expected_length(apdu)
+    if ins != 0xC0:
+        Chain.pending = b""  # a card keeps its response only until the next command
+    if ins == 0xCA:
+        n = apdu[2] << 8 | apdu[3]
+        return Chain.give(bytes(i & 0xFF for i in range(n)), ne or 256)
+    if ins == 0xC0:
+        if not Chain.pending:
+            return b"\x69\x85"
+        return Chain.give(Chain.pending, ne or 256)
     if ins == 0x84:
         return os.urandom(ne) + b"\x90\x00"
     if ins == 0xB0:

@@ -7,8 +7,16 @@ full bulk packet: 10-byte CCID header + 52 data bytes + SW1 SW2), followed by
 more exchanges.
 
 Usage: controller_check.py [uhci|ehci|ohci|xhci ...]   (default: all four)
+       controller_check.py --sizes[=N,N...] [uhci|xhci ...]
 Prints one verdict line per controller; exits 0 if every named one worked.
-Results with QEMU 7.2 are in docs/qemu.md.
+
+--sizes checks, in one boot per controller, responses of the sizes (data +
+SW1 SW2) that QEMU's usb-ccid may mishandle: 54 (a 64-byte CCID message),
+118 and 374 (messages of 128 and 384 bytes, multiples of the 64-byte packet),
+375 and 600 (longer than BULK_IN_BUF_SIZE 384 minus the 10-byte header), each
+followed by a GET CHALLENGE that shows whether the stream is still in step.
+The client sends every response as it is (no shaping). Prints one line per
+size. Results with QEMU 7.2 are in docs/qemu.md.
 """
 import os
 import sys
@@ -61,7 +69,73 @@ def check(guest, controller):
     return "ok"
 
 
+# Response sizes (data + SW), 54 last: under xHCI it puts every later exchange
+# out of step.
+SIZES = [118, 374, 375, 600, 54]
+
+
+def sized_card(apdu):
+    """READ BINARY answers P1P2 data bytes (the pattern i & 0xFF) + 9000,
+    whatever Le says: the guest's middleware passes on what the reader gives."""
+    if len(apdu) >= 4 and apdu[1] == 0xB0:
+        n = apdu[2] << 8 | apdu[3]
+        return bytes(i & 0xFF for i in range(n)) + b"\x90\x00"
+    return fake_card_client.simple_card(apdu)
+
+
+def check_sizes(guest, controller, sizes=SIZES):
+    apdus = []
+    for size in sizes:
+        apdus += [f"00B0{size - 2:04X}00", "0084000008"]
+    vm = guest_runner.GuestVM(guest, ["atr", "each"], controller=controller,
+                              params={"apdus": ",".join(apdus), "wait": 30})
+    try:
+        vm.start()
+        client = fake_card_client.FakeCardClient(vm.port, atr=T0_ATR, respond=sized_card)
+        try:
+            client.connect()
+            result = vm.wait_done(300)
+        except TimeoutError:
+            result = vm.result()  # a hung exchange: the steps before it still count
+        finally:
+            client.close()
+    finally:
+        vm.stop()
+    verdicts = []
+    for k, size in enumerate(sizes):
+        read, after = result.steps.get(f"each-{2 * k + 1}"), result.steps.get(f"each-{2 * k + 2}")
+        got = guest_runner.parse_apdu_output(read.output) if read else []
+        want = "".join(f"{i & 0xFF:02X}" for i in range(size - 2))
+        if got == [(want, "9000")]:
+            verdict = "delivered"
+        elif got:
+            verdict = f"wrong answer ({len(got[0][0]) // 2} data bytes, SW {got[0][1]})"
+        else:
+            lines = (read.output.strip().splitlines() if read else []) or ["no output"]
+            verdict = "failed: " + lines[-1]
+        nxt = guest_runner.parse_apdu_output(after.output) if after else []
+        in_step = len(nxt) == 1 and nxt[0][1] == "9000" and len(nxt[0][0]) == 16
+        if not read and f"@@VSCARD-BEGIN each-{2 * k + 1}\n" in result.console:
+            verdict = "no answer (the guest's transmit hung)"
+        elif not read:
+            verdict = "not reached (an earlier exchange hung)"
+        began = vm.seconds_until(rf"^@@VSCARD-BEGIN each-{2 * k + 1}\s*$")
+        ended = vm.seconds_until(rf"^@@VSCARD-END each-{2 * k + 1} ")
+        if began is not None and ended is not None:
+            verdict += f" after {ended - began:.1f} s"
+        verdicts.append(f"{size} bytes: {verdict}; next exchange "
+                        + ("in step" if in_step else f"out of step {nxt}"))
+    return verdicts
+
+
 def main():
+    if sys.argv[1:2] and sys.argv[1].startswith("--sizes"):
+        sizes = [int(n) for n in sys.argv[1].partition("=")[2].split(",") if n] or SIZES
+        guest = build_guest.build()
+        for name in sys.argv[2:] or ["uhci", "xhci"]:
+            for line in check_sizes(guest, name, sizes):
+                print(f"{name}: {line}", flush=True)
+        return 0
     names = sys.argv[1:] or list(guest_runner.USB_CONTROLLERS)
     guest = build_guest.build()
     ok = True

@@ -10,10 +10,12 @@ over a VSCard chardev, and reads the guest's verdict from its serial console.
 The guest's /init (init.sh) prints "@@VSCARD <event> ... t=<uptime>" lines and
 wraps each step's output in "@@VSCARD-BEGIN <step>" / "@@VSCARD-END <step> rc=N".
 
-Hardware choices (measured with QEMU 7.2): UHCI (piix3-usb-uhci), because with
-qemu-xhci the APDU stream goes out of step after the first 64-byte response,
-OHCI loses a message and usb-ehci refuses the full-speed CCID reader. TCG only:
-there is no usable KVM on the CI machines.
+Hardware (measured with QEMU 7.2, docs/qemu.md): UHCI (piix3-usb-uhci) by
+default; controller="xhci" (qemu-xhci, libvirt's and q35's default) for the
+tests of vscclient's response shaping, since unshaped the APDU stream goes out
+of step there after the first 64-byte CCID message. OHCI loses a message and
+usb-ehci refuses the full-speed CCID reader. TCG only: there is no usable KVM
+on the CI machines.
 """
 import dataclasses
 import os
@@ -30,8 +32,9 @@ BEGIN = re.compile(r"^@@VSCARD-BEGIN (\S+)\s*$")
 END = re.compile(r"^@@VSCARD-END (\S+) rc=(-?\d+)\s*$")
 
 
-# controller name -> (QEMU device, guest driver module). Only "uhci" works with
-# QEMU 7.2's usb-ccid (module docstring); the rest reproduce the findings.
+# controller name -> (QEMU device, guest driver module). "uhci" and "xhci"
+# carry the CCID reader (xhci only with shaped responses, module docstring);
+# the rest reproduce the findings (controller_check.py).
 USB_CONTROLLERS = {
     "uhci": ("piix3-usb-uhci", "uhci-hcd"),
     "ehci": ("usb-ehci", "ehci-pci"),
@@ -135,12 +138,19 @@ class GuestVM:
     killed (by its own PID, in stop() and on leaving the with-block)."""
 
     def __init__(self, guest, steps, params=None, port=None, tls_dir=None,
-                 console_log=None, memory="256M", extra_args=(), controller="uhci"):
+                 console_log=None, memory="256M", extra_args=(), controller="uhci",
+                 readers=1):
+        """readers > 1 gives the guest that many usb-ccid readers, each with
+        its own passthru card and chardev port (vm.ports; vm.port is the
+        first); steps name a reader as STEP@N (init.sh)."""
         self.guest = guest
-        self.port = port or free_port()
+        self.ports = [port or free_port()] + [free_port() for _ in range(readers - 1)]
+        self.port = self.ports[0]
         self.controller = controller
         params = dict(params or {})
         params["usb"] = USB_CONTROLLERS[controller][1]
+        if readers > 1:
+            params["readers"] = readers
         params["steps"] = ",".join(steps)
         self.append = "console=ttyS0 quiet " + " ".join(
             f"vscard.{k}={v}" for k, v in params.items())
@@ -157,17 +167,23 @@ class GuestVM:
         self.line_times = []  # host monotonic seconds since start, per line
 
     def argv(self):
-        chardev = f"socket,id=ccid,host=127.0.0.1,port={self.port},server=on,wait=off"
         argv = [QEMU, "-nodefaults", "-display", "none", "-no-reboot",
                 "-accel", "tcg", "-m", self.memory, "-serial", "stdio",
                 "-kernel", self.guest.kernel, "-initrd", self.guest.initrd,
                 "-append", self.append]
+        tls = ""
         if self.tls_dir:
             argv += ["-object", f"tls-creds-x509,id=tls0,dir={self.tls_dir},"
                      "endpoint=server,verify-peer=on"]
-            chardev += ",tls-creds=tls0"
-        argv += ["-device", USB_CONTROLLERS[self.controller][0], "-device", "usb-ccid",
-                 "-chardev", chardev, "-device", "ccid-card-passthru,chardev=ccid"]
+            tls = ",tls-creds=tls0"
+        argv += ["-device", USB_CONTROLLERS[self.controller][0]]
+        # One usb-ccid per reader; each passthru card sits on its own reader's
+        # ccid bus ("<usb-ccid id>.0").
+        for i, port in enumerate(self.ports):
+            argv += ["-device", f"usb-ccid,id=reader{i}",
+                     "-chardev", f"socket,id=ccid{i},host=127.0.0.1,port={port},"
+                     f"server=on,wait=off{tls}",
+                     "-device", f"ccid-card-passthru,chardev=ccid{i},bus=reader{i}.0"]
         return argv + self.extra_args
 
     def start(self):
@@ -188,8 +204,9 @@ class GuestVM:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"QEMU exited with {self.proc.returncode}:\n{self.console()}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    pass
+                for port in self.ports:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        pass
                 # QEMU's chardev saw a connect and a close: harmless, it
                 # only resets its input buffer (CHR_EVENT_CLOSED).
                 return

@@ -50,11 +50,13 @@ def report(name, seconds):
 
 
 class GuestTestCase(unittest.TestCase):
-    def boot(self, steps, port=None, tls_dir=None, extra_args=(), **params):
+    def boot(self, steps, port=None, tls_dir=None, extra_args=(), controller="uhci",
+             readers=1, **params):
         """Start QEMU with the guest running `steps`; stopped at cleanup."""
         params.setdefault("wait", 60)
         vm = guest_runner.GuestVM(guest(), steps, params=params, port=port,
-                                  tls_dir=tls_dir, extra_args=extra_args)
+                                  tls_dir=tls_dir, extra_args=extra_args,
+                                  controller=controller, readers=readers)
         self.addCleanup(vm.stop)
         if not hasattr(self, "started"):
             self.started = time.monotonic()

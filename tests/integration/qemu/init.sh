@@ -6,11 +6,17 @@
 #
 # Kernel command line parameters (names carry a dot so the kernel treats them
 # as module parameters and neither passes them to init nor complains):
-#   vscard.steps=a,b,...   steps in order: readers atr info objects sign apdu watch
+#   vscard.steps=a,b,...   steps in order: readers atr info objects sign apdu each watch;
+#                          atr, info, apdu and each take a reader index as STEP@N
+#                          (default reader 0)
 #   vscard.pin=PIN         PIN for `sign` (default 77777777)
 #   vscard.sign_id=ID      key id for `sign` (default: the first private key)
 #   vscard.mech=MECH       pkcs11-tool mechanism for `sign` (default SHA256-RSA-PKCS)
-#   vscard.apdus=H1,H2     hex APDUs for `apdu`, sent in one opensc-tool -s run
+#   vscard.apdus=H1,H2     hex APDUs for `apdu`, sent in one opensc-tool -s run;
+#                          `each` sends them one opensc-tool run per APDU, as steps
+#                          each-1, each-2, ... (a failed exchange stops none of the
+#                          later ones); STEP@N reads vscard.apdus_N instead
+#   vscard.readers=N       how many CCID readers QEMU gives (default 1): wait for all
 #   vscard.watch=SECONDS   how long `watch` reports card insertion/removal
 #   vscard.wait=SECONDS    how long to wait for the reader and for the card
 #   vscard.debug=1         run pcscd with -d and print its log at the end
@@ -63,15 +69,17 @@ done
 # The CCID reader is a USB interface of class 0x0b (CCID spec 1.1, 5.1).
 # pcscd enumerates readers once at start when there is no udev daemon to tell
 # it about hotplug, so it must start after the interface exists.
+READERS=$(param readers 1)
 find_reader() {
+    n=0
     for f in /sys/bus/usb/devices/*/bInterfaceClass; do
-        [ "$(cat "$f" 2>/dev/null)" = 0b ] && return 0
+        [ "$(cat "$f" 2>/dev/null)" = 0b ] && n=$((n + 1))
     done
-    return 1
+    [ $n -ge "$READERS" ]
 }
 end=$(( $(now) + WAIT ))
 until find_reader; do
-    [ "$(now)" -ge $end ] && { mark "error no CCID reader after ${WAIT}s"; finish fail; }
+    [ "$(now)" -ge $end ] && { mark "error fewer than $READERS CCID readers after ${WAIT}s"; finish fail; }
     usleep 100000
 done
 mark "reader-usb"
@@ -82,19 +90,21 @@ else
     pcscd -f >/tmp/pcscd.log 2>&1 &
 fi
 end=$(( $(now) + WAIT ))
-until [ -S /run/pcscd/pcscd.comm ] && opensc-tool -l 2>/dev/null | grep -q '^[0-9]'; do
+until [ -S /run/pcscd/pcscd.comm ] && [ "$(opensc-tool -l 2>/dev/null | grep -c '^[0-9]')" -ge "$READERS" ]; do
     [ "$(now)" -ge $end ] && { mark "error pcscd has no reader after ${WAIT}s"; cat /tmp/pcscd.log; finish fail; }
     usleep 100000
 done
 mark "pcscd-ready"
 
-wait_card() {
+wait_card() {  # wait_card [READER]; marks name readers other than 0
+    in=""
+    [ "${1:-0}" = 0 ] || in=" in reader $1"
     end=$(( $(now) + WAIT ))
-    until opensc-tool -r 0 -a >/dev/null 2>&1; do
-        [ "$(now)" -ge $end ] && { mark "error no card after ${WAIT}s"; return 1; }
+    until opensc-tool -r "${1:-0}" -a >/dev/null 2>&1; do
+        [ "$(now)" -ge $end ] && { mark "error no card$in after ${WAIT}s"; return 1; }
         usleep 200000
     done
-    mark "card-present"
+    mark "card-present$in"
 }
 
 # watch SECONDS: report every change of the card state in reader 0.
@@ -129,23 +139,36 @@ sign() {
     echo "cert-hex: $(od -An -tx1 -v /tmp/cert.der | tr -d ' \n')"
 }
 
-apdu() {
+apdu() {  # apdu READER PARAM
+    r=$1 p=$2
     set --
-    for a in $(param apdus "" | tr ',' ' '); do set -- "$@" -s "$a"; done
-    [ $# -gt 0 ] || { echo "vscard.apdus is empty"; return 1; }
-    opensc-tool -r 0 "$@"
+    for a in $(param "$p" "" | tr ',' ' '); do set -- "$@" -s "$a"; done
+    [ $# -gt 0 ] || { echo "vscard.$p is empty"; return 1; }
+    opensc-tool -r "$r" "$@"
+}
+
+each() {  # each STEP READER PARAM: one opensc-tool run (and step) per APDU
+    i=0
+    for a in $(param "$3" "" | tr ',' ' '); do
+        i=$((i + 1))
+        step "$1-$i" opensc-tool -r "$2" -s "$a" || status=fail
+    done
+    [ $i -gt 0 ] || { mark "error vscard.$3 is empty"; status=fail; }
 }
 
 status=ok
 for s in $(param steps "readers,atr" | tr ',' ' '); do
-    case $s in
+    r=0 apdus=apdus
+    case $s in *@*) r=${s#*@} apdus=apdus_${s#*@} ;; esac
+    case ${s%@*} in
         readers) step readers opensc-tool -l || status=fail ;;
-        atr) wait_card && step atr opensc-tool -r 0 -a || status=fail ;;
-        info) wait_card && step info opensc-tool -r 0 -n || status=fail ;;
+        atr) wait_card "$r" && step "$s" opensc-tool -r "$r" -a || status=fail ;;
+        info) wait_card "$r" && step "$s" opensc-tool -r "$r" -n || status=fail ;;
         slots) wait_card && step slots pkcs11-tool --module $P11 -L || status=fail ;;
         objects) wait_card && step objects pkcs11-tool --module $P11 -O || status=fail ;;
         sign) wait_card && step sign sign || status=fail ;;
-        apdu) wait_card && step apdu apdu || status=fail ;;
+        apdu) wait_card "$r" && step "$s" apdu "$r" "$apdus" || status=fail ;;
+        each) wait_card "$r" && each "$s" "$r" "$apdus" || status=fail ;;
         watch) step watch watch_card "$(param watch 30)" ;;
         *) mark "error unknown step $s"; status=fail ;;
     esac
