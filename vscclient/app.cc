@@ -16,6 +16,7 @@
 #include "log.h"
 #include "plaintext_warning.h"
 #include "soft_card.h"
+#include "vicc_source.h"
 #include "vscard/address.h"
 #include "vscard/printable.h"
 #include "vscard/keepalive.h"
@@ -158,7 +159,14 @@ bool App::start_sources() {
     emul = emul_args_for(options_);
   }
   std::unique_ptr<CardSource> source;
-  if (options_.pcsc || options_.compare_pcsc) {
+  if (options_.vicc || !options_.vicc_connect.empty()) {
+    // --vicc / --vicc-connect: vpcd card programs, no pcscd (docs/vicc.md).
+    ViccSource::Options vicc;
+    vicc.listen = options_.vicc;
+    vicc.connect = options_.vicc_connect;
+    vicc.timeout = options_.vicc_timeout;
+    source = std::make_unique<ViccSource>(std::move(vicc));
+  } else if (options_.pcsc || options_.compare_pcsc) {
     // --pcsc: raw APDUs to local PC/SC readers (docs/pcsc.md); -p keeps the
     // anchor's meaning, the card in the first reader.
     PcscSource::Options pcsc;

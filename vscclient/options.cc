@@ -8,6 +8,7 @@
 
 #include "emul_args.h"
 #include "pin_guard.h"
+#include "vicc_source.h"
 
 namespace vscclient {
 namespace {
@@ -30,6 +31,9 @@ enum LongOnly {
   kT0,
   kNoShaping,
   kRaw,
+  kVicc,
+  kViccConnect,
+  kViccTimeout,
 };
 
 // libcacard's get_id_from_string(): a number, or `fallback` when the text has
@@ -53,6 +57,9 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
       {"soft-card", no_argument, nullptr, kSoftCard},
       {"pcsc", optional_argument, nullptr, kPcsc},
       {"exclusive", no_argument, nullptr, kExclusive},
+      {"vicc", optional_argument, nullptr, kVicc},
+      {"vicc-connect", required_argument, nullptr, kViccConnect},
+      {"vicc-timeout", required_argument, nullptr, kViccTimeout},
       {"nss-db", required_argument, nullptr, kNssDb},
       {"cert", required_argument, nullptr, 'c'},
       {"emul-args", required_argument, nullptr, 'e'},
@@ -99,6 +106,24 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
       case kSoftCard: o.soft_card = true; break;
       case kPcsc: o.pcsc = std::string(arg); break;
       case kExclusive: o.exclusive = true; break;
+      case kVicc:
+        o.vicc = parse_vicc_listen(std::string(arg), error);
+        if (!o.vicc) return std::nullopt;
+        break;
+      case kViccConnect: {
+        auto address = parse_vicc_connect(std::string(arg), error);
+        if (!address) return std::nullopt;
+        o.vicc_connect.push_back(*address);
+        break;
+      }
+      case kViccTimeout:
+        if (!parse_uint(arg, 3600, &number) || number == 0) {
+          *error = "--vicc-timeout=SECONDS takes how long a card may take to answer "
+                   "(1..3600 seconds), not '" + std::string(arg) + "'";
+          return std::nullopt;
+        }
+        o.vicc_timeout = std::chrono::seconds(number);
+        break;
       case kNssDb: o.nss_db = std::string(arg); break;
       case kTlsCreds: o.tls_creds = std::string(arg); break;
       case kTlsHostname: o.tls_hostname = std::string(arg); break;
@@ -189,6 +214,13 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
     *error = "--pcsc and -p bridge the cards of PC/SC readers; drop --soft-card/-e/-c/--nss-db";
     return std::nullopt;
   }
+  const bool vicc = o.vicc || !o.vicc_connect.empty();
+  if (vicc && (o.pcsc || o.compare_pcsc || o.soft_card || !o.cert_names.empty() || o.emul_args ||
+               o.nss_db)) {
+    *error = "--vicc and --vicc-connect take their cards from vpcd card programs; drop "
+             "--pcsc/-p/--soft-card/-e/-c/--nss-db";
+    return std::nullopt;
+  }
   if (o.exclusive && !o.pcsc && !o.compare_pcsc) {
     *error = "--exclusive needs --pcsc (or -p)";
     return std::nullopt;
@@ -240,6 +272,16 @@ std::string usage_text(const char* program) {
          "  --exclusive            with --pcsc: open cards exclusively (default: shared)\n"
          "  -p                     like libcacard's vscclient: the card in the first PC/SC\n"
          "                         reader (with --pcsc=PATTERN: the first that matches)\n"
+         "  --vicc[=[ADDR:]PORT]   take cards from vpcd card programs (vsmartcard's vicc,\n"
+         "                         jcardsim...) connecting to ADDR:PORT (default\n"
+         "                         127.0.0.1:35963, vpcd's port; IPv6 as [::1]:PORT; 0: a\n"
+         "                         free port, named in the log), no\n"
+         "                         pcscd needed; readers \"vicc 0\", \"vicc 1\"...; see docs/vicc.md\n"
+         "  --vicc-connect=HOST:PORT  connect to a card program started with vicc -R\n"
+         "                         (reversed mode), retrying while it is not there\n"
+         "                         (repeatable; reader \"vicc HOST:PORT\")\n"
+         "  --vicc-timeout=SECONDS how long a vicc card may take to answer before the host\n"
+         "                         gets an error and the card is dropped (default 30)\n"
          "\n"
          "Connection:\n"
          "  HOST PORT              TCP host (name, IPv4 or IPv6 literal) and port\n"

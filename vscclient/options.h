@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "vscard/address.h"
 #include "vscard/t0_presenter.h"
 
 namespace vscclient {
@@ -28,6 +29,10 @@ struct Options {
   bool soft_card = false;                 // --soft-card
   std::optional<std::string> pcsc;        // --pcsc[=PATTERN] (empty: every reader)
   bool exclusive = false;                 // --exclusive (with --pcsc or -p)
+  // vpcd-speaking card programs (vicc_source.h, docs/vicc.md).
+  std::optional<vscard::Address> vicc;           // --vicc[=[ADDR:]PORT]
+  std::vector<vscard::Address> vicc_connect;     // --vicc-connect=HOST:PORT (repeatable)
+  std::chrono::milliseconds vicc_timeout{30000}; // --vicc-timeout=SECONDS
   std::optional<std::string> nss_db;      // --nss-db DIR
   std::optional<std::string> tls_creds;   // --tls-creds DIR
   std::optional<std::string> tls_hostname;

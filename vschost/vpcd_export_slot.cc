@@ -60,7 +60,8 @@ void ExportSlot::disconnected() {
 
 void ExportSlot::receive(Bytes data) {
   Frame frame;
-  while (decoder_.next(data, frame)) {
+  // The decoder's limit is the format's own (16-bit length): never Fatal here.
+  while (decoder_.next(data, frame) == FrameStatus::Frame) {
     if (close_requested()) return;  // the connection is going; nothing more to say
     handle(frame);
   }
@@ -86,7 +87,7 @@ void ExportSlot::handle(const Frame& frame) {
         return;
       }
       ++stats_.atr_polls;
-      if (!atr_ || !encode_frame(*atr_, output_)) {
+      if (!atr_ || encode_frame(*atr_, output_) != EncodeError::None) {
         // An empty answer would make vpcd eject the card anyway; say why.
         request_close("no ATR to answer vpcd's get ATR with");
       }
@@ -114,7 +115,7 @@ void ExportSlot::answer(std::optional<std::vector<std::uint8_t>> response,
   if (!outstanding_) return;  // the connection this command came on is gone
   outstanding_ = false;
   command_.reset();
-  if (response && !response->empty() && encode_frame(*response, output_)) {
+  if (response && encode_frame(*response, output_) == EncodeError::None) {
     ++stats_.responses;
     return;
   }

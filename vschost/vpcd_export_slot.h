@@ -29,9 +29,22 @@
 #include <string>
 #include <vector>
 
-#include "vpcd_frame.h"
+#include "vscard/vpcd_frame.h"
 
 namespace vschost::vpcd {
+
+// The codec lives in libvscard (vscard/vpcd_frame.h); these are its names here.
+using vscard::Bytes;
+using vscard::vpcd::Control;
+using vscard::vpcd::EncodeError;
+using vscard::vpcd::Frame;
+using vscard::vpcd::FrameDecoder;
+using vscard::vpcd::FrameKind;
+using vscard::vpcd::FrameStatus;
+using vscard::vpcd::kMaxFrameData;
+using vscard::vpcd::encode_control;
+using vscard::vpcd::encode_frame;
+using vscard::vpcd::to_string;
 
 class ExportSlot {
  public:

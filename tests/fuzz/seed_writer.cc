@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "vpcd_frame.h"
+#include "vscard/vpcd_frame.h"
 #include "wire_vectors.h"
 
 namespace {
@@ -34,7 +34,7 @@ ByteVec concat_all(const std::vector<vscard::test::Vector>& vectors) {
 // decoder_split_fuzzer reads with FuzzedDataProvider: the limit index is the last
 // byte, then alternately a chunk size from the end (byte % 65) and that many
 // stream bytes from the front. This lays out `stream` cut in chunks of `sizes`
-// (cycled) under limit index `limit`; vpcd_frame_fuzzer has no limit byte (-1).
+// (cycled) under limit index `limit` (-1: no limit byte).
 ByteVec split_seed(const ByteVec& stream, const std::vector<std::uint8_t>& sizes, int limit) {
   ByteVec tail;
   std::size_t pos = 0, i = 0;
@@ -47,6 +47,25 @@ ByteVec split_seed(const ByteVec& stream, const std::vector<std::uint8_t>& sizes
   seed.insert(seed.end(), tail.rbegin(), tail.rend());
   if (limit >= 0) seed.push_back(static_cast<std::uint8_t>(limit));
   return seed;
+}
+
+// vicc_card_fuzzer reads with FuzzedDataProvider too: its choices (which limit,
+// then per step an operation and a length) from the end, the bytes from the
+// front. A step is {0, bytes} (from the card), {2, apdu} (a command) or {3, {}}
+// (a timeout).
+struct CardStep {
+  std::uint8_t op;
+  ByteVec bytes;
+};
+ByteVec vicc_card_seed(const std::vector<CardStep>& steps) {
+  ByteVec front, choices{1};  // ConsumeBool: the format's own limit
+  for (const CardStep& step : steps) {
+    choices.push_back(step.op);
+    if (step.op != 3) choices.push_back(static_cast<std::uint8_t>(step.bytes.size()));
+    front.insert(front.end(), step.bytes.begin(), step.bytes.end());
+  }
+  front.insert(front.end(), choices.rbegin(), choices.rend());
+  return front;
 }
 
 }  // namespace
@@ -145,21 +164,36 @@ int main(int argc, char** argv) {
   }
 
   // vpcd frames: each control, an APDU, everything in one stream.
-  using vschost::vpcd::Control;
+  // vpcd_frame_fuzzer's limit index 0 is the format's own limit.
+  using vscard::vpcd::Control;
   ByteVec vpcd_all;
   for (Control c : {Control::PowerOff, Control::PowerOn, Control::Reset, Control::GetAtr}) {
     ByteVec f;
-    vschost::vpcd::encode_control(c, f);
-    write(out / "vpcd_frame_fuzzer", "control_" + std::to_string(static_cast<int>(c)), split_seed(f, {64}, -1));
+    vscard::vpcd::encode_control(c, f);
+    write(out / "vpcd_frame_fuzzer", "control_" + std::to_string(static_cast<int>(c)), split_seed(f, {64}, 0));
     vpcd_all.insert(vpcd_all.end(), f.begin(), f.end());
   }
   ByteVec apdu_frame;
-  if (vschost::vpcd::encode_frame(vscard::test::apdu_bytes(), apdu_frame)) {
-    write(out / "vpcd_frame_fuzzer", "apdu", split_seed(apdu_frame, {64}, -1));
+  if (vscard::vpcd::encode_frame(vscard::test::apdu_bytes(), apdu_frame) ==
+      vscard::vpcd::EncodeError::None) {
+    write(out / "vpcd_frame_fuzzer", "apdu", split_seed(apdu_frame, {64}, 0));
+    write(out / "vpcd_frame_fuzzer", "apdu_over_limit", split_seed(apdu_frame, {64}, 1));
     vpcd_all.insert(vpcd_all.end(), apdu_frame.begin(), apdu_frame.end());
   }
-  write(out / "vpcd_frame_fuzzer", "all_bytewise", split_seed(vpcd_all, {1}, -1));
-  write(out / "vpcd_frame_fuzzer", "all_mixed", split_seed(vpcd_all, {3, 64, 2}, -1));
+  write(out / "vpcd_frame_fuzzer", "all_bytewise", split_seed(vpcd_all, {1}, 0));
+  write(out / "vpcd_frame_fuzzer", "all_mixed", split_seed(vpcd_all, {3, 64, 2}, 3));
+
+  // A vicc card: its ATR (vsmartcard's iso7816), a command, its answer, and faults.
+  const ByteVec atr_frame{0x00, 0x0B, 0x3B, 0x95, 0x13, 0x81, 0x01, 0x80, 0x73, 0xFF, 0x01, 0x00, 0x0B};
+  const ByteVec select{0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00};
+  const ByteVec ok{0x00, 0x02, 0x90, 0x00};
+  write(out / "vicc_card_fuzzer", "select", vicc_card_seed({{0, atr_frame}, {2, select}, {0, ok}}));
+  write(out / "vicc_card_fuzzer", "two_answers",
+        vicc_card_seed({{0, atr_frame}, {2, select}, {0, {0x00, 0x02, 0x90, 0x00, 0x00, 0x02, 0x6A, 0x82}}}));
+  write(out / "vicc_card_fuzzer", "empty_frame", vicc_card_seed({{0, atr_frame}, {2, select}, {0, {0x00, 0x00}}}));
+  write(out / "vicc_card_fuzzer", "max_length", vicc_card_seed({{0, atr_frame}, {2, select}, {0, {0xFF, 0xFF}}, {3, {}}}));
+  write(out / "vicc_card_fuzzer", "unsolicited", vicc_card_seed({{0, atr_frame}, {0, ok}}));
+  write(out / "vicc_card_fuzzer", "no_atr", vicc_card_seed({{2, select}, {3, {}}}));
 
   // Scripts (docs/vschost-scripts.md): text, a NUL, then a card response.
   const auto script = [&](const std::string& name, const std::string& text, const ByteVec& response) {

@@ -17,7 +17,7 @@ const Vec kSelect{0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00};
 
 Vec frame(const Vec& data) {
   Vec out;
-  EXPECT_TRUE(vpcd::encode_frame(data, out));
+  EXPECT_EQ(vpcd::encode_frame(data, out), vpcd::EncodeError::None);
   return out;
 }
 

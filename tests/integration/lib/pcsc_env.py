@@ -106,6 +106,34 @@ def parse_opensc_readers(text):
     return readers
 
 
+def vicc_env(workdir):
+    """The environment Debian's vicc needs to run (no pcscd involved): PYTHONPATH
+    with its package folder and a folder under `workdir` where "Crypto" links to
+    python3-pycryptodome's Cryptodome. Raises unittest.SkipTest if vicc or
+    Cryptodome is not installed."""
+    missing = [p for p in (VICC, CRYPTODOME) if not os.path.exists(p)]
+    if missing:
+        raise unittest.SkipTest("vicc not usable: missing " + ", ".join(missing)
+                                + " (packages vsmartcard-vpicc python3-pycryptodome)")
+    crypto = os.path.join(workdir, "cryptolink")
+    os.makedirs(crypto, exist_ok=True)
+    link = os.path.join(crypto, "Crypto")
+    if not os.path.islink(link):
+        os.symlink(CRYPTODOME, link)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = VICC_PYTHONPATH + os.pathsep + crypto
+    return env
+
+
+def vicc_argv(port, card_type="iso7816", host="127.0.0.1", reversed_mode=False, extra_args=()):
+    """vicc's command line (with /usr/bin/python3, which Debian's vicc needs):
+    connecting to host:port, or with `reversed_mode` (-R) waiting on port for
+    the reader side to connect."""
+    argv = ["/usr/bin/python3", VICC, "-t", card_type, "-v", "-P", str(port)]
+    argv += ["-R"] if reversed_mode else ["-H", host]
+    return argv + list(extra_args)
+
+
 class PcscEnv:
     """Our own pcscd and card programs; kills only what it started."""
 
@@ -127,13 +155,7 @@ class PcscEnv:
         self.cards = {}          # slot -> (Popen, argv, log file)
         self._lock_file = None
         self._pcscd_starts = 0
-        crypto = os.path.join(self.workdir, "cryptolink")
-        os.makedirs(crypto, exist_ok=True)
-        link = os.path.join(crypto, "Crypto")
-        if not os.path.islink(link):
-            os.symlink(CRYPTODOME, link)
-        self.vicc_env = dict(os.environ)
-        self.vicc_env["PYTHONPATH"] = VICC_PYTHONPATH + os.pathsep + crypto
+        self.vicc_env = vicc_env(self.workdir)
 
     # ---- pcscd ----
     def _lock(self):
@@ -245,8 +267,7 @@ class PcscEnv:
     # ---- cards ----
     def start_vicc(self, slot=0, card_type="iso7816", extra_args=()):
         """Starts vicc as the card in vpcd slot `slot`."""
-        argv = ["/usr/bin/python3", VICC, "-t", card_type, "-v", "-P", str(vpcd_port(slot)),
-                "-H", "127.0.0.1", *extra_args]
+        argv = vicc_argv(vpcd_port(slot), card_type, extra_args=extra_args)
         return self.start_card_program(slot, argv, env=self.vicc_env)
 
     def start_scripted_card(self, slot=0, delay=5.0, atr=None):

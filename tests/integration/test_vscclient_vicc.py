@@ -1,0 +1,187 @@
+"""vscclient --vicc / --vicc-connect end to end (issue 14): vpcd card programs
+straight into a VSCard host, with no pcscd anywhere in these tests.
+
+- Debian's vicc (iso7816 card) connects to `vscclient --vicc`; a `vschost
+  --script` run selects the MF, gets two GET CHALLENGE answers, creates, writes
+  and reads back a file; vicc is killed and restarted: the host sees the card
+  removed, then inserted again, in the same reader.
+- vicc -R (reversed mode) with `vscclient --vicc-connect`, redialled after vicc
+  is restarted.
+- QEMU's one reader per passthru device (vschost --mode qemu): a second card's
+  reader is refused and the log says why; the first card works on.
+
+vicc facts used (Debian's vsmartcard-vpicc, see test_vscclient_pcsc.py too): its
+iso7816 card starts with an empty MF; SELECT with P2=00 and UPDATE BINARY without
+Le kill it, so the scripts use P2=0C and give UPDATE BINARY an Le byte (it then
+answers 6282). vicc exits when the reader side closes its connection.
+The hostile card programs are in test_vscclient_vicc_faults.py.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import export_chain as ec  # noqa: E402
+import pcsc_env  # noqa: E402
+
+ISO_SCRIPT = """timeout 20s
+wait-card "vicc 0" timeout=60s
+send 00A4000C023F00 expect only 9000
+send 0084000008 expect $c1:8 9000
+send 0084000008 expect $c2:8 9000
+# a transparent EF 01AA of 16 bytes, created, written, then read back
+send 00E000000D620B80020010820101830201AA expect only 9000
+send 00A4000C023F00 expect only 9000
+send 00A4000C0201AA expect only 9000
+send 00D6000004DEADBEEF00 expect only 6282
+send 00B0000004 expect only DE AD BE EF 90 00
+wait-removal timeout=60s
+wait-card "vicc 0" timeout=60s
+send 00A4000C023F00 expect only 9000
+send 0084000008 expect $c3:8 9000
+"""
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 now (for vicc -R, which cannot be given 0)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class ViccChain:
+    """vschost and vscclient from export_chain, plus vicc processes (no pcscd)."""
+
+    def __init__(self, test):
+        self.chain = ec.ExportChain(test)
+        self.test = test
+        self.vicc_env = pcsc_env.vicc_env(self.chain.tmp)
+        self.viccs = []
+        test.addCleanup(self.close)
+
+    def vscclient(self, host_port, *args):
+        return self.chain.vscclient(host_port, *args)
+
+    @staticmethod
+    def vicc_port(client):
+        """The port `vscclient --vicc=0` chose, from its log line."""
+        return int(client.wait_output(r"vicc: waiting for cards on \S+ \(vicc -H \S+ -P (\d+)\)",
+                                      timeout=30).group(1))
+
+    def start_vicc(self, port, reversed_mode=False):
+        log = os.path.join(self.chain.tmp, f"vicc{len(self.viccs)}.log")
+        p = ec.Process(pcsc_env.vicc_argv(port, reversed_mode=reversed_mode), log,
+                       env=self.vicc_env)
+        self.viccs.append(p)
+        return p
+
+    def logs(self):
+        return self.chain.logs()
+
+    def close(self):
+        for p in self.viccs:
+            p.stop()
+        self.viccs = []
+
+
+def events_of(host):
+    return ec.json_events(host.output())
+
+
+class ViccScriptTest(unittest.TestCase):
+    def setUp(self):
+        self.vc = ViccChain(self)
+
+    def assert_passed(self, status, events):
+        steps = [e for e in events if e.get("event") == "step"]
+        failed = [e for e in steps if e.get("status") != "passed"]
+        self.assertTrue(steps, self.vc.logs())
+        self.assertEqual((status, failed), (0, []), self.vc.logs())
+
+    def test_iso7816_card_without_pcscd_then_removed_and_inserted_again(self):
+        script = os.path.join(self.vc.chain.tmp, "iso.vsc")
+        with open(script, "w") as f:
+            f.write(ISO_SCRIPT)
+        host = self.vc.chain.vschost("--mode", "multi", "--once", "--script", script,
+                                     "--report", "json", "--timeout", "240")
+        client = self.vc.vscclient(host.port, "--vicc=0")
+        port = self.vc.vicc_port(client)
+        first = self.vc.start_vicc(port)
+        # After the read-back step passed: vicc goes away, then comes back.
+        host.wait_output(r'"event":\s*"step"[^\n]*"text":\s*"send 00B0000004', timeout=120)
+        first.stop()
+        host.wait_output(r'"event":\s*"card_removed"', timeout=60)
+        self.vc.start_vicc(port)
+        try:
+            status = host.proc.wait(260)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("vschost did not finish:\n" + self.vc.logs()) from None
+        events = events_of(host)
+        self.assert_passed(status, events)
+        challenges = [e["response"] for e in events
+                      if e.get("event") == "apdu" and e["command"].replace(" ", "") == "0084000008"]
+        self.assertEqual(len(challenges), 3, events)
+        self.assertNotEqual(challenges[0], challenges[1])
+        # One reader for the whole run: the card left it and came back to it.
+        self.assertEqual([e["name"] for e in events if e.get("event") == "reader_added"],
+                         ["vicc 0"])
+        kinds = [e["event"] for e in events if e["event"] in ("card_inserted", "card_removed")]
+        self.assertEqual(kinds, ["card_inserted", "card_removed", "card_inserted"])
+        inserted = [e for e in events if e.get("event") == "card_inserted"]
+        # vicc's iso7816 ATR, offering T=1 only (DESIGN.md).
+        self.assertEqual({e["atr"].replace(" ", "") for e in inserted}, {"3B951381018073FF01000B"})
+        self.assertRegex(client.output(), r"vicc 0: the card from 127\.0\.0\.1:\d+ closed the "
+                                          r"connection \(card removed\)")
+
+    def test_reversed_vicc_with_vicc_connect_is_redialled(self):
+        port = free_port()
+        name = f"vicc 127.0.0.1:{port}"
+        script = os.path.join(self.vc.chain.tmp, "reversed.vsc")
+        with open(script, "w") as f:
+            f.write(f'timeout 20s\nwait-card "{name}" timeout=60s\n'
+                    'send 00A4000C023F00 expect only 9000\nsend 0084000008 expect $a:8 9000\n'
+                    'wait-removal timeout=60s\n'
+                    f'wait-card "{name}" timeout=60s\nsend 0084000008 expect $b:8 9000\n')
+        first = self.vc.start_vicc(port, reversed_mode=True)
+        time.sleep(0.5)
+        if not first.alive():
+            # vicc -R first looks up its own address with a UDP socket to 9.9.9.9.
+            self.skipTest("vicc -R exited at once (no default route?):\n" + first.output())
+        host = self.vc.chain.vschost("--mode", "multi", "--once", "--script", script,
+                                     "--report", "json", "--timeout", "240")
+        client = self.vc.vscclient(host.port, f"--vicc-connect=127.0.0.1:{port}")
+        host.wait_output(r'"event":\s*"step"[^\n]*"text":\s*"send 0084000008', timeout=120)
+        first.stop()
+        host.wait_output(r'"event":\s*"card_removed"', timeout=60)
+        time.sleep(1)  # vscclient retries meanwhile: "waiting for the card"
+        self.vc.start_vicc(port, reversed_mode=True)
+        try:
+            status = host.proc.wait(260)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("vschost did not finish:\n" + self.vc.logs()) from None
+        events = events_of(host)
+        self.assert_passed(status, events)
+        self.assertEqual([e["name"] for e in events if e.get("event") == "reader_added"], [name])
+        self.assertEqual(sum(1 for e in events if e.get("event") == "card_inserted"), 2)
+        self.assertIn(f"{name}: waiting for the card (vicc -R)", client.output())
+
+    def test_qemu_mode_refuses_a_second_reader_and_says_why(self):
+        host = self.vc.chain.vschost("--mode", "qemu", "--report", "json", interactive=True)
+        client = self.vc.vscclient(host.port, "--vicc=0")
+        port = self.vc.vicc_port(client)
+        self.vc.start_vicc(port)
+        host.wait_output(r'"event":\s*"card_inserted"', timeout=60)
+        self.vc.start_vicc(port)
+        client.wait_output(r"host refused reader vicc 1: [^\n]*one reader per connection",
+                           timeout=60)
+        host.command("send 0 00A4000C023F00")
+        host.wait_output(r'"event":\s*"apdu"[^\n]*"sw":\s*"9000"', timeout=60)
+
+
+if __name__ == "__main__":
+    unittest.main()
