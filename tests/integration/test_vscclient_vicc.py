@@ -133,8 +133,12 @@ class ViccScriptTest(unittest.TestCase):
         kinds = [e["event"] for e in events if e["event"] in ("card_inserted", "card_removed")]
         self.assertEqual(kinds, ["card_inserted", "card_removed", "card_inserted"])
         inserted = [e for e in events if e.get("event") == "card_inserted"]
-        # vicc's iso7816 ATR, offering T=1 only (DESIGN.md).
-        self.assertEqual({e["atr"].replace(" ", "") for e in inserted}, {"3B951381018073FF01000B"})
+        # vicc's iso7816 ATR (3B 95 13 81 01 80 73 FF 01 00 0B) offers T=1 only; the
+        # T=0 presentation (docs/t0-presentation.md) shows the host a T=0 card with
+        # the same historical bytes.
+        self.assertEqual({e["historical"].replace(" ", "") for e in inserted}, {"8073FF0100"})
+        self.assertTrue(all("T=0" in e["protocols"] for e in inserted), inserted)
+        self.assertRegex(client.output(), r"ATR 3B ?95 ?13 ?81 ?01 ?80 ?73 ?FF ?01 ?00 ?0B")
         self.assertRegex(client.output(), r"vicc 0: the card from 127\.0\.0\.1:\d+ closed the "
                                           r"connection \(card removed\)")
 
