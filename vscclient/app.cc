@@ -45,8 +45,7 @@ App::App(Options options)
       bridge_(session_,
               Bridge::Options{vscard::kDefaultMaxMessageSize, options_.trace,
                               options_.trace_unredacted, options_.pin_guard,
-                              {options_.t0, options_.shaping}},
-              [this] { flush(); }),
+                              {options_.t0, options_.shaping}}),
       poster_(g_main_context_default()) {}
 
 App::~App() {
@@ -316,10 +315,6 @@ void App::follow_reconnect(std::string host, std::string port) {
         poster_.post([this] { moving_to_.reset(); });
       });
   moving_to_->start();
-}
-
-void App::flush() {
-  if (link_) link_->flush();
 }
 
 gboolean App::on_stdin(GIOChannel* channel, GIOCondition, gpointer data) {

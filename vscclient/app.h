@@ -40,7 +40,6 @@ class App {
   void connection_closed(const vscard::CloseReason& reason);
   void session_event(const vscard::ClientEvent& event);
   void follow_reconnect(std::string host, std::string port);
-  void flush();
   void command(const std::string& line);
   void begin_exit(int status);
   void finish(int status);

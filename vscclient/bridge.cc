@@ -10,8 +10,8 @@
 
 namespace vscclient {
 
-Bridge::Bridge(vscard::ClientSession& session, Options options, std::function<void()> flush)
-    : session_(session), options_(options), flush_(std::move(flush)) {}
+Bridge::Bridge(vscard::ClientSession& session, Options options)
+    : session_(session), options_(options) {}
 
 std::optional<vscard::ReaderHandle> Bridge::handle_of(CardSource& source,
                                                       SourceReaderId id) const {
@@ -26,7 +26,6 @@ void Bridge::reader_added(CardSource& source, SourceReaderId id, std::string nam
             source.kind().data());
   vscard::ReaderHandle handle = session_.add_reader(std::move(name));
   routes_[handle] = Route{&source, id};
-  flush_();
 }
 
 void Bridge::reader_removed(CardSource& source, SourceReaderId id) {
@@ -36,7 +35,6 @@ void Bridge::reader_removed(CardSource& source, SourceReaderId id) {
   session_.remove_reader(*handle);
   routes_.erase(*handle);
   presenters_.erase(*handle);
-  flush_();
 }
 
 void Bridge::card_inserted(CardSource& source, SourceReaderId id, std::vector<std::uint8_t> atr) {
@@ -60,7 +58,6 @@ void Bridge::card_inserted(CardSource& source, SourceReaderId id, std::vector<st
     g_warning("cannot announce the card in %s (reader refused by the host, or ATR too long)",
               name.c_str());
   }
-  flush_();
 }
 
 void Bridge::card_removed(CardSource& source, SourceReaderId id) {
@@ -69,7 +66,6 @@ void Bridge::card_removed(CardSource& source, SourceReaderId id) {
   g_message("card removed from %s", session_.reader(*handle)->name.c_str());
   presenters_.erase(*handle);
   session_.remove_card(*handle);
-  flush_();
 }
 
 void Bridge::source_failed(CardSource& source, std::string reason) {
@@ -84,7 +80,6 @@ void Bridge::source_failed(CardSource& source, std::string reason) {
       ++it;
     }
   }
-  flush_();
 }
 
 void Bridge::handle(const vscard::ClientEvent& event) {
@@ -127,7 +122,6 @@ void Bridge::on_apdu(vscard::ReaderHandle handle, vscard::Bytes apdu) {
                 "to the card (type allow-pin to let the next one through)",
                 apdu[3], name.c_str());
       session_.send_apdu_response(handle, *local);
-      flush_();
       return;
     }
   }
@@ -170,7 +164,6 @@ void Bridge::transmit(vscard::ReaderHandle handle, std::vector<std::uint8_t> com
           if (presenter != presenters_.end()) presenter->second.on_card_failed();
           g_warning("APDU for %s failed: %s", info->name.c_str(), result.error.c_str());
           session_.send_error(handle, vscard::ErrorCode::General);
-          flush_();
           return;
         }
         if (presenter == presenters_.end()) {
@@ -196,7 +189,6 @@ void Bridge::answer(vscard::ReaderHandle handle, std::span<const std::uint8_t> r
     g_message("APDU < %s: %s", info->name.c_str(), vscard::to_hex(response).c_str());
   }
   session_.send_apdu_response(handle, response);
-  flush_();
 }
 
 std::vector<Bridge::ReaderView> Bridge::readers() const {
@@ -225,7 +217,6 @@ void Bridge::remove_all() {
     if (info->card_present) session_.remove_card(handle);
     session_.remove_reader(handle);
   }
-  flush_();
 }
 
 std::size_t Bridge::allow_pin() {

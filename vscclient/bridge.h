@@ -36,8 +36,9 @@ class Bridge final : public CardSourceListener {
     std::optional<unsigned> pin_guard;  // --pin-guard[=N]: PinGuard threshold
     vscard::PresenterOptions present;   // --t0, --no-shaping, --raw
   };
-  // `flush` hands the session's pending output to the connection (SessionLink::flush).
-  Bridge(vscard::ClientSession& session, Options options, std::function<void()> flush);
+  // What the bridge asks of the session reaches the host by the SessionLink's
+  // own means (vscard/session_link.h): the bridge never flushes.
+  Bridge(vscard::ClientSession& session, Options options);
 
   // A session event the App does not handle itself.
   void handle(const vscard::ClientEvent& event);
@@ -86,7 +87,6 @@ class Bridge final : public CardSourceListener {
 
   vscard::ClientSession& session_;
   Options options_;
-  std::function<void()> flush_;
   std::uint64_t generation_ = 0;
   std::map<vscard::ReaderHandle, Route> routes_;
   // One PinGuard per card (a new card starts afresh), with --pin-guard only.

@@ -6,6 +6,8 @@
 
 #include <type_traits>
 
+#include "vscard/overloaded.h"
+
 namespace vschost {
 
 using namespace vscard;
@@ -27,18 +29,16 @@ ClientConnection::ClientConnection(ClientId id, std::unique_ptr<Connection> conn
 ClientConnection::~ClientConnection() {
   *alive_ = false;
   timer_.reset();
+  link_.reset();
   if (connection_) connection_->close();
 }
 
 void ClientConnection::start() {
-  auto alive = alive_;
-  connection_->start(
-      [this, alive](Bytes data) {
-        if (*alive) on_data(data);
-      },
-      [this, alive](const CloseReason& reason) {
-        if (*alive) on_closed(reason.message);
-      });
+  // close_when_session_closes off: in QEMU mode a closed session keeps the
+  // connection open and deaf, as QEMU does; otherwise close() ends it.
+  link_.emplace(session_, *connection_,
+                [this](const CloseReason& reason) { on_closed(reason.message); },
+                vscard::SessionLink<HostSession>::Options{false});
   for (HostObserver* o : callbacks_.observers()) o->client_connected(id_, peer_, connection_->is_tls());
   if (runner_) {
     runner_->start(Clock::now());
@@ -46,144 +46,84 @@ void ClientConnection::start() {
   }
 }
 
+// The one place vschost routes a session event. It runs inside
+// HostSession::receive(), after the session has queued its own answer to the
+// message (host_session_qemu.cc, host_session_multi.cc); observers and the
+// script may give the session commands, which the link sends once receive()
+// returns.
 void ClientConnection::on_session_event(const HostEvent& event) {
-  // Copy: the views in `event` die when the handler returns.
-  Event e{};
-  std::visit(
-      [&](const auto& ev) {
-        using T = std::decay_t<decltype(ev)>;
-        namespace he = host_event;
-        if constexpr (std::is_same_v<T, he::ClientInit>) {
-          e.kind = Event::Kind::Init;
-          e.init = ev;
-        } else if constexpr (std::is_same_v<T, he::ReaderAdded>) {
-          e.kind = Event::Kind::ReaderAdded;
-          e.reader = ev.id;
-          e.text = ev.name;
-        } else if constexpr (std::is_same_v<T, he::ReaderRefused>) {
-          e.kind = Event::Kind::ReaderRefused;
-          e.text = ev.name;
-          e.code = ev.code;
-        } else if constexpr (std::is_same_v<T, he::ReaderRemoved>) {
-          e.kind = Event::Kind::ReaderRemoved;
-          e.reader = ev.id;
-        } else if constexpr (std::is_same_v<T, he::CardInserted>) {
-          e.kind = Event::Kind::CardInserted;
-          e.reader = ev.id;
-          e.bytes.assign(ev.atr.begin(), ev.atr.end());
-          e.flag = ev.accepted;
-        } else if constexpr (std::is_same_v<T, he::CardRemoved>) {
-          e.kind = Event::Kind::CardRemoved;
-          e.reader = ev.id;
-        } else if constexpr (std::is_same_v<T, he::ApduResponse>) {
-          e.kind = Event::Kind::Response;
-          e.reader = ev.id;
-          e.bytes.assign(ev.response.begin(), ev.response.end());
-        } else if constexpr (std::is_same_v<T, he::ApduError>) {
-          e.kind = Event::Kind::ApduError;
-          e.reader = ev.id;
-          e.code = ev.code;
-        } else if constexpr (std::is_same_v<T, he::FlushCompleted>) {
-          e.kind = Event::Kind::FlushCompleted;
-          e.reader = ev.id;
-        } else if constexpr (std::is_same_v<T, he::ProtocolViolation>) {
-          e.kind = Event::Kind::Violation;
-          e.text = ev.what;
-        } else if constexpr (std::is_same_v<T, he::Closed>) {
-          e.kind = Event::Kind::Closed;
-          e.text = ev.reason;
-        }
-      },
-      event);
-  events_.push_back(std::move(e));
-}
-
-void ClientConnection::on_data(Bytes data) {
-  if (input_dead_ || gone_) return;  // read and discard: bounded memory, peer close still seen
-  auto alive = alive_;
-  session_.receive(data);
-  write_output();
-  if (*alive) process_events();
-}
-
-void ClientConnection::write_output() {
-  Bytes out = session_.pending_output();
-  if (!out.empty()) {
-    std::size_t n = out.size();
-    connection_->write(out);
-    session_.consume_output(n);
-  }
-}
-
-void ClientConnection::process_events() {
+  if (gone_) return;
   auto alive = alive_;
   const auto now = Clock::now();
-  while (!events_.empty() && *alive) {
-    Event e = std::move(events_.front());
-    events_.pop_front();
-    const auto& observers = callbacks_.observers();
-    ReaderRef ref{id_, e.reader};
-    bool readers_changed = false;
-    switch (e.kind) {
-      case Event::Kind::Init:
-        for (HostObserver* o : observers) o->client_init(id_, e.init);
-        break;
-      case Event::Kind::ReaderAdded:
-        for (HostObserver* o : observers) o->reader_added(ref, e.text);
-        readers_changed = true;
-        break;
-      case Event::Kind::ReaderRefused:
-        for (HostObserver* o : observers) o->reader_refused(id_, e.text, e.code);
-        break;
-      case Event::Kind::ReaderRemoved:
-        finish_pending(e.reader, std::nullopt, std::nullopt);
-        for (HostObserver* o : observers) o->reader_removed(ref);
-        readers_changed = true;
-        break;
-      case Event::Kind::CardInserted:
-        for (HostObserver* o : observers) o->card_inserted(ref, e.bytes, e.flag);
-        readers_changed = true;
-        break;
-      case Event::Kind::CardRemoved:
-        finish_pending(e.reader, std::nullopt, std::nullopt);
-        for (HostObserver* o : observers) o->card_removed(ref);
-        readers_changed = true;
-        break;
-      case Event::Kind::Response:
-        finish_pending(e.reader, std::move(e.bytes), std::nullopt);
-        readers_changed = true;  // the reader can take the next APDU
-        break;
-      case Event::Kind::ApduError:
-        finish_pending(e.reader, std::nullopt, e.code);
-        readers_changed = true;
-        break;
-      case Event::Kind::FlushCompleted:
-        if (runner_) runner_->flush_completed(now, e.reader);
-        break;
-      case Event::Kind::Violation:
-        g_debug("client %" G_GUINT64_FORMAT " (%s): %s", id_, peer_.c_str(), e.text.c_str());
-        for (HostObserver* o : observers) o->protocol_violation(id_, e.text);
-        break;
-      case Event::Kind::Closed:
-        if (session_.policy().mode == HostPolicy::Mode::Qemu) {
-          // QEMU 7.2 stops reading a client past 64 KiB of unparsed input but
-          // keeps the connection (measured; ccid-card-passthru.c can_read): we
-          // answer nothing more either, and drain input until the peer leaves.
-          g_message("client %" G_GUINT64_FORMAT " (%s): %s; answering nothing more, as QEMU",
-                    id_, peer_.c_str(), e.text.c_str());
-          input_dead_ = true;
-        } else {
-          close(e.text);
-        }
-        break;
-    }
-    if (readers_changed && runner_ && *alive) runner_->readers_changed(now);
-  }
-  if (*alive) {
-    write_output();
-    update_timer();
-    script_step_done();
-  }
+  const auto& observers = callbacks_.observers();
+  namespace he = host_event;
+  const bool readers_changed = std::visit(
+      vscard::Overloaded{
+          [&](const he::ClientInit& e) {
+            for (HostObserver* o : observers) o->client_init(id_, e);
+            return false;
+          },
+          [&](const he::ReaderAdded& e) {
+            for (HostObserver* o : observers) o->reader_added(ReaderRef{id_, e.id}, e.name);
+            return true;
+          },
+          [&](const he::ReaderRefused& e) {
+            for (HostObserver* o : observers) o->reader_refused(id_, e.name, e.code);
+            return false;
+          },
+          [&](const he::ReaderRemoved& e) {
+            finish_pending(e.id, std::nullopt, std::nullopt);
+            for (HostObserver* o : observers) o->reader_removed(ReaderRef{id_, e.id});
+            return true;
+          },
+          [&](const he::CardInserted& e) {
+            for (HostObserver* o : observers) o->card_inserted(ReaderRef{id_, e.id}, e.atr, e.accepted);
+            return true;
+          },
+          [&](const he::CardRemoved& e) {
+            finish_pending(e.id, std::nullopt, std::nullopt);
+            for (HostObserver* o : observers) o->card_removed(ReaderRef{id_, e.id});
+            return true;
+          },
+          [&](const he::ApduResponse& e) {
+            finish_pending(e.id, std::vector<std::uint8_t>(e.response.begin(), e.response.end()),
+                           std::nullopt);
+            return true;  // the reader can take the next APDU
+          },
+          [&](const he::ApduError& e) {
+            finish_pending(e.id, std::nullopt, e.code);
+            return true;
+          },
+          [&](const he::FlushCompleted& e) {
+            if (runner_) runner_->flush_completed(now, e.id);
+            return false;
+          },
+          [&](const he::ProtocolViolation& e) {
+            const std::string what(e.what);
+            g_debug("client %" G_GUINT64_FORMAT " (%s): %s", id_, peer_.c_str(), what.c_str());
+            for (HostObserver* o : observers) o->protocol_violation(id_, e.what);
+            return false;
+          },
+          [&](const he::Closed& e) {
+            const std::string reason(e.reason);
+            if (session_.policy().mode == HostPolicy::Mode::Qemu) {
+              // QEMU 7.2 stops reading a client past 64 KiB of unparsed input but
+              // keeps the connection (measured; ccid-card-passthru.c can_read): we
+              // answer nothing more either, and drain input until the peer leaves.
+              g_message("client %" G_GUINT64_FORMAT " (%s): %s; answering nothing more, as QEMU",
+                        id_, peer_.c_str(), reason.c_str());
+            } else {
+              close(reason);
+            }
+            return false;
+          },
+      },
+      event);
+  if (!*alive) return;
+  if (readers_changed && runner_) runner_->readers_changed(now);
+  if (!*alive) return;
+  update_timer();
+  script_step_done();
 }
 
 void ClientConnection::finish_pending(ReaderId reader,
@@ -207,10 +147,9 @@ void ClientConnection::finish_pending(ReaderId reader,
 
 bool ClientConnection::transmit(ReaderId reader, std::span<const std::uint8_t> apdu,
                                 ResponseHandler done) {
-  if (gone_ || input_dead_ || !session_.send_apdu(reader, apdu)) return false;
+  if (gone_ || session_.closed() || !session_.send_apdu(reader, apdu)) return false;
   pending_[reader] = Pending{std::vector<std::uint8_t>(apdu.begin(), apdu.end()),
                              std::chrono::steady_clock::now(), std::move(done)};
-  write_output();
   return true;
 }
 
@@ -226,15 +165,11 @@ bool ClientConnection::send_apdu(ReaderId reader, std::span<const std::uint8_t> 
 }
 
 bool ClientConnection::flush(ReaderId reader) {
-  if (gone_ || !session_.flush(reader)) return false;
-  write_output();
-  return true;
+  return !gone_ && session_.flush(reader);
 }
 
 bool ClientConnection::request_reconnect(std::string_view host, std::string_view port) {
-  if (gone_ || !session_.request_reconnect(host, port)) return false;
-  write_output();
-  return true;
+  return !gone_ && session_.request_reconnect(host, port);
 }
 
 void ClientConnection::update_timer() {
@@ -292,8 +227,8 @@ void ClientConnection::on_closed(const std::string& reason) {
 
 void ClientConnection::close(const std::string& reason) {
   if (gone_) return;
-  write_output();
-  connection_->close_after_flush();
+  if (link_) link_->close_after_flush();
+  else connection_->close_after_flush();
   on_closed(reason);
 }
 

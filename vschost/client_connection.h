@@ -1,11 +1,11 @@
-// ClientConnection: one client of vschost: its Connection, its HostSession, and
-// (with --script) its ScriptRunner. Events the session reports are copied and
-// handled after HostSession::receive() returns, so observers and the script may
-// call back into the session (send the next APDU) without re-entering it.
+// ClientConnection: one client of vschost: its Connection, its HostSession, the
+// SessionLink that drives them, and (with --script) its ScriptRunner. Session
+// events are routed once, in on_session_event(), while the session is inside
+// receive() and has queued its own answer; observers and the script may give it
+// commands (send the next APDU), which the link writes by itself.
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,6 +18,7 @@
 #include "vscard/connection.h"
 #include "vscard/glib_ptr.h"
 #include "vscard/host_session.h"
+#include "vscard/session_link.h"
 
 namespace vschost {
 
@@ -66,17 +67,6 @@ class ClientConnection : public ScriptTarget {
   bool flush(vscard::ReaderId reader) override;
 
  private:
-  struct Event {
-    enum class Kind { Init, ReaderAdded, ReaderRefused, ReaderRemoved, CardInserted,
-                      CardRemoved, Response, ApduError, FlushCompleted, Violation, Closed };
-    Kind kind;
-    vscard::ReaderId reader = 0;
-    std::vector<std::uint8_t> bytes;
-    std::string text;
-    std::uint32_t code = 0;
-    bool flag = false;
-    vscard::host_event::ClientInit init{};
-  };
   struct Pending {
     std::vector<std::uint8_t> command;
     std::chrono::steady_clock::time_point sent;
@@ -84,10 +74,7 @@ class ClientConnection : public ScriptTarget {
   };
 
   void on_session_event(const vscard::HostEvent& event);
-  void on_data(vscard::Bytes data);
   void on_closed(const std::string& reason);
-  void process_events();
-  void write_output();
   void update_timer();
   void finish_pending(vscard::ReaderId reader, std::optional<std::vector<std::uint8_t>> response,
                       std::optional<std::uint32_t> error);
@@ -100,10 +87,10 @@ class ClientConnection : public ScriptTarget {
   std::string peer_;
   Callbacks callbacks_;
   std::unique_ptr<ScriptRunner> runner_;
-  std::deque<Event> events_;
+  // After connection_ and session_: it goes first.
+  std::optional<vscard::SessionLink<vscard::HostSession>> link_;
   std::map<vscard::ReaderId, Pending> pending_;
   vscard::GSourcePtr timer_;
-  bool input_dead_ = false;  // QEMU mode after overflow: read and discard, like QEMU's silence
   bool gone_ = false;
   bool script_reported_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

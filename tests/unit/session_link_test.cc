@@ -42,9 +42,8 @@ TEST_F(SessionLinkTest, ClientAndHostExchangeApdus) {
   HostSession host(HostPolicy::qemu(), [&](const HostEvent& e) {
     if (auto* card = std::get_if<host_event::CardInserted>(&e); card && card->accepted) {
       host_reader = card->id;
+      // Inside receive(): the link writes it once receive() returns.
       EXPECT_TRUE(host.send_apdu(card->id, kSelect));
-      // Inside receive(): the link flushes afterwards; an explicit flush is harmless.
-      host_link->flush();
     } else if (auto* r = std::get_if<host_event::ApduResponse>(&e)) {
       response = Vec(r->response.begin(), r->response.end());
     }
@@ -63,7 +62,6 @@ TEST_F(SessionLinkTest, ClientAndHostExchangeApdus) {
 
   const ReaderHandle reader = client.add_reader("Link Test Reader");
   EXPECT_TRUE(client.insert_card(reader, kAtr));
-  client_link->flush();
   ASSERT_TRUE(run_until([&] { return response.has_value(); }));
   EXPECT_EQ(*response, kOk);
   ASSERT_EQ(apdus_seen.size(), 1u);
@@ -74,14 +72,61 @@ TEST_F(SessionLinkTest, ClientAndHostExchangeApdus) {
   // Many round trips through the same buffers.
   for (int i = 0; i < 200; ++i) {
     response.reset();
+    // Outside any callback: the link sends it without being asked.
     ASSERT_TRUE(host.send_apdu(*host_reader, kSelect));
-    host_link->flush();
     ASSERT_TRUE(run_until([&] { return response.has_value(); }));
   }
   EXPECT_EQ(apdus_seen.size(), 201u);
   EXPECT_EQ(connected[0]->connection->queued_bytes(), 0u);
   EXPECT_TRUE(client.pending_output().empty());
   // Links go before their sessions and connections.
+  client_link.reset();
+  host_link.reset();
+}
+
+// A card source answers on a worker and the answer comes back through the main
+// loop, outside every session and link callback (vscclient's Bridge). Nobody
+// flushes: the session's output notifier makes the link write it.
+TEST_F(SessionLinkTest, AnswerGivenLaterFromTheMainLoopIsSentWithoutFlush) {
+  connect_pair();
+  std::optional<SessionLink<HostSession>> host_link;
+  std::optional<SessionLink<ClientSession>> client_link;
+  std::optional<Vec> response;
+  HostSession host(HostPolicy::qemu(), [&](const HostEvent& e) {
+    if (auto* card = std::get_if<host_event::CardInserted>(&e); card && card->accepted) {
+      EXPECT_TRUE(host.send_apdu(card->id, kSelect));
+    } else if (auto* r = std::get_if<host_event::ApduResponse>(&e)) {
+      response = Vec(r->response.begin(), r->response.end());
+    }
+  });
+  ClientSession* client_ptr = nullptr;
+  std::optional<ReaderHandle> owed;
+  ClientSession client({}, [&](const ClientEvent& e) {
+    if (auto* apdu = std::get_if<client_event::ApduReceived>(&e)) owed = apdu->reader;
+  });
+  client_ptr = &client;
+  host_link.emplace(host, *accepted[0]->connection, [](const CloseReason& r) { ADD_FAILURE() << r.message; });
+  client_link.emplace(client, *connected[0]->connection, [](const CloseReason& r) { ADD_FAILURE() << r.message; });
+  EXPECT_TRUE(client.insert_card(client.add_reader("Later Reader"), kAtr));
+  ASSERT_TRUE(run_until([&] { return owed.has_value(); }));
+  // The answer, from an idle callback of the main loop.
+  struct Later {
+    ClientSession* client;
+    ReaderHandle reader;
+  } later{client_ptr, *owed};
+  GSource* idle = g_idle_source_new();
+  g_source_set_callback(
+      idle,
+      [](gpointer data) -> gboolean {
+        auto* l = static_cast<Later*>(data);
+        EXPECT_TRUE(l->client->send_apdu_response(l->reader, kOk));
+        return G_SOURCE_REMOVE;
+      },
+      &later, nullptr);
+  g_source_attach(idle, context_);
+  g_source_unref(idle);
+  ASSERT_TRUE(run_until([&] { return response.has_value(); }));
+  EXPECT_EQ(*response, kOk);
   client_link.reset();
   host_link.reset();
 }
@@ -127,15 +172,17 @@ TEST_F(SessionLinkTest, SessionThatClosesClosesTheConnection) {
   EXPECT_EQ(accepted[0]->received.substr(12, 4), "VSCD");
 }
 
-// A stand-in session proves the template needs nothing beyond the four members.
+// A stand-in session proves the template needs nothing beyond the five members.
 struct CountingSession {
   std::size_t received = 0;
   Vec out{1, 2, 3};
   std::size_t sent = 0;
+  std::function<void()> notify;
   void receive(Bytes b) { received += b.size(); }
   Bytes pending_output() const { return Bytes(out).subspan(sent); }
   void consume_output(std::size_t n) { sent += n; }
   bool closed() const { return false; }
+  void set_output_notifier(std::function<void()> n) { notify = std::move(n); }
 };
 static_assert(SansIoSession<CountingSession>);
 static_assert(SansIoSession<ClientSession>);
@@ -150,6 +197,12 @@ TEST_F(SessionLinkTest, GenericSession) {
   EXPECT_EQ(session.sent, 3u);
   accepted[0]->write("abcd");
   ASSERT_TRUE(run_until([&] { return session.received == 4; }));
+  // More output, announced through the notifier, goes out unasked.
+  session.out.insert(session.out.end(), {4, 5});
+  ASSERT_TRUE(session.notify);
+  session.notify();
+  ASSERT_TRUE(run_until([&] { return accepted[0]->received.size() == 5; }));
+  EXPECT_EQ(session.sent, 5u);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -114,6 +115,12 @@ class ClientSession {
   // --- output ---
   Bytes pending_output() const { return Bytes(output_).subspan(output_sent_); }
   void consume_output(std::size_t n);
+  // Called, from inside the command or receive() that caused it, each time the
+  // session queues output or closes. SessionLink sets it so that nothing the
+  // session queues waits for the program (session_link.h); a program that
+  // drives the session by hand may leave it empty and take pending_output().
+  using OutputNotifier = std::function<void()>;
+  void set_output_notifier(OutputNotifier notify) { notify_ = std::move(notify); }
 
   // --- commands ---
   // Adds a reader. ReaderAdd goes out once the host's Init has arrived and no
@@ -198,6 +205,7 @@ class ClientSession {
 
   Options options_;
   EventHandler handler_;
+  OutputNotifier notify_;
   Decoder decoder_;
   std::vector<std::uint8_t> output_;
   std::size_t output_sent_ = 0;

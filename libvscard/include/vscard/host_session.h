@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -114,6 +115,10 @@ class HostSession {
   void receive(Bytes data);
   Bytes pending_output() const { return Bytes(output_).subspan(output_sent_); }
   void consume_output(std::size_t n);
+  // Called each time the session queues output or closes (ClientSession's
+  // set_output_notifier; SessionLink sets it).
+  using OutputNotifier = std::function<void()>;
+  void set_output_notifier(OutputNotifier notify) { notify_ = std::move(notify); }
 
   // Sends a command APDU to the card in `id`. False if there is no such reader,
   // no card, or an APDU to it is still outstanding (one at a time per reader).
@@ -159,6 +164,7 @@ class HostSession {
 
   HostPolicy policy_;
   EventHandler handler_;
+  OutputNotifier notify_;
   Decoder decoder_;
   std::vector<std::uint8_t> output_;
   std::size_t output_sent_ = 0;

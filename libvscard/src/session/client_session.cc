@@ -7,18 +7,9 @@
 #include <string>
 
 #include "session/output_queue.h"
+#include "vscard/overloaded.h"
 
 namespace vscard {
-
-namespace {
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-// clang 14 (the fuzz build) lacks C++20 aggregate deduction; g++ does not need it.
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-}  // namespace
 
 ClientSession::ClientSession(Options options, EventHandler handler)
     : options_(options), handler_(std::move(handler)), decoder_(options.max_message_size) {
@@ -70,7 +61,9 @@ void ClientSession::violation(std::string_view what) {
 }
 
 bool ClientSession::send(const Message& message) {
-  return session::append_message(output_, output_sent_, message, options_.max_message_size);
+  if (!session::append_message(output_, output_sent_, message, options_.max_message_size)) return false;
+  if (notify_) notify_();
+  return true;
 }
 
 bool ClientSession::send_expecting(const Message& message, Expect what, ReaderHandle reader) {
@@ -87,6 +80,7 @@ void ClientSession::close(std::string_view reason) {
   if (closed_) return;
   closed_ = true;
   emit(client_event::Closed{reason});
+  if (notify_) notify_();
 }
 
 void ClientSession::receive(Bytes data) {

@@ -25,7 +25,9 @@ void HostSession::violation(std::string_view what) {
 }
 
 bool HostSession::send(const Message& message) {
-  return session::append_message(output_, output_sent_, message, policy_.max_message_size);
+  if (!session::append_message(output_, output_sent_, message, policy_.max_message_size)) return false;
+  if (notify_) notify_();
+  return true;
 }
 
 void HostSession::send_error(ReaderId id, ErrorCode code) {
@@ -36,6 +38,7 @@ void HostSession::close(std::string_view reason) {
   if (closed_) return;
   closed_ = true;
   emit(host_event::Closed{reason});
+  if (notify_) notify_();
 }
 
 void HostSession::receive(Bytes data) {

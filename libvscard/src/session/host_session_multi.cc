@@ -6,18 +6,11 @@
 
 #include "vscard/atr.h"
 #include "vscard/host_session.h"
+#include "vscard/overloaded.h"
 
 namespace vscard {
 
 namespace {
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-// clang 14 (the fuzz build) lacks C++20 aggregate deduction; g++ does not need it.
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-
 bool answered_with_error(std::uint32_t type) {
   // APDU and Error are answers themselves; answering them could loop.
   return type != static_cast<std::uint32_t>(MessageType::Apdu) &&

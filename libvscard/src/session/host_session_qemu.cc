@@ -7,18 +7,11 @@
 #include "session/qemu_policy.h"
 #include "vscard/atr.h"
 #include "vscard/host_session.h"
+#include "vscard/overloaded.h"
 
 namespace vscard {
 
 namespace {
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-// clang 14 (the fuzz build) lacks C++20 aggregate deduction; g++ does not need it.
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-
 Message qemu_init() { return Message{kUndefinedReaderId, Init{}}; }
 }  // namespace
 

@@ -3,17 +3,10 @@
 
 #include "vscard/message.h"
 #include "wire/byte_order.h"
+#include "vscard/overloaded.h"
 
 namespace vscard {
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-// clang 14 (the fuzz build) lacks C++20 aggregate deduction; g++ does not need it.
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 constexpr std::uint32_t raw(MessageType t) { return static_cast<std::uint32_t>(t); }
 
