@@ -1,6 +1,7 @@
 // libcacard card source (see cacard_source.h).
 #include "cacard_source.h"
 
+#include <algorithm>
 #include <atomic>
 #include <utility>
 
@@ -60,6 +61,14 @@ bool CacardSource::start(GMainContext* context, CardSourceListener& listener, st
     return false;
   }
   use_hw_ = summary->use_hw;
+  // Cards whose keys are in NSS's own software token (soft=(,...): an empty
+  // slot name) are answered on the main thread: libcacard answers from memory
+  // and softokn signs on the CPU, neither waits on anything. Hardware tokens
+  // (use_hw) and other PKCS#11 slots (SoftHSM, smart cards through NSS) can
+  // block on a device or a PIN: they keep the card workers.
+  inline_cards_ = !use_hw_ && !summary->soft_slot_names.empty() &&
+                  std::all_of(summary->soft_slot_names.begin(), summary->soft_slot_names.end(),
+                              [](const std::string& slot) { return slot.empty(); });
   std::string db = summary->db.value_or(kAnchorDefaultDb);
   std::string dir = nss_db_directory(db);
   if (!summary->passthru && !db_directory_usable(dir)) {
@@ -100,6 +109,19 @@ bool CacardSource::start(GMainContext* context, CardSourceListener& listener, st
   take_startup_events();
   events_ = std::thread([this] { event_thread(); });
   return true;
+}
+
+void CacardSource::card_job(SourceReaderId id, std::function<void()> work,
+                            std::function<void()> done) {
+  if (!inline_cards_) {
+    pool_->submit(id, std::move(work), std::move(done));
+    return;
+  }
+  // On this (the main) thread, now: jobs stay in order and on one thread as in
+  // a lane, and `done` still runs from the main loop, never inside the caller
+  // (card_source.h), but without a hand-over to another thread and back.
+  work();
+  if (done) poster_->post(std::move(done));
 }
 
 void CacardSource::take_startup_events() {
@@ -185,7 +207,7 @@ void CacardSource::handle_event(EventRef event) {
       // Power on in the reader's lane: it resets the card's state (applet,
       // login) as a fresh insertion does, and reads the ATR to announce.
       auto atr = std::make_shared<std::vector<std::uint8_t>>();
-      pool_->submit(
+      card_job(
           id,
           [event, atr]() mutable {
             *atr = power_on(event->reader);
@@ -198,7 +220,7 @@ void CacardSource::handle_event(EventRef event) {
     case VEVENT_READER_REMOVE: {
       bool reader_gone = event->type == VEVENT_READER_REMOVE;
       // Through the lane, so it is reported after an insertion still in flight.
-      pool_->submit(
+      card_job(
           id, [event]() mutable { event.reset(); },
           [this, id, reader_gone] {
             Reader* reader = find(id);
@@ -229,7 +251,7 @@ void CacardSource::transmit(SourceReaderId id, std::vector<std::uint8_t> apdu,
     return;
   }
   ReaderRef vreader = reader->vreader;
-  pool_->submit(
+  card_job(
       id,
       [vreader, apdu = std::move(apdu), max_response, result]() mutable {
         // Sized from the wire limit, not a fixed 270 bytes as in libcacard's
@@ -264,7 +286,7 @@ bool CacardSource::force_insert(SourceReaderId id, std::string* error) {
     return false;
   }
   ReaderRef vreader = reader->vreader;
-  pool_->submit(
+  card_job(
       id,
       [vreader] {
         if (vcard_emul_force_card_insert(vreader.get()) != VCARD_EMUL_OK) {
@@ -286,7 +308,7 @@ bool CacardSource::force_remove(SourceReaderId id, std::string* error) {
     return false;
   }
   ReaderRef vreader = reader->vreader;
-  pool_->submit(id, [vreader] { vcard_emul_force_card_remove(vreader.get()); }, nullptr);
+  card_job(id, [vreader] { vcard_emul_force_card_remove(vreader.get()); }, nullptr);
   return true;
 }
 

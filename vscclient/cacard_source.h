@@ -10,6 +10,10 @@
 // for the ATR, vreader_xfr_bytes, forced insert/remove) runs as a job in that
 // reader's lane of a WorkerPool, because libcacard's card reference counts are
 // not atomic: one lane per reader keeps those operations on one thread at a time.
+// The exception is the fast path: when every card's keys are in NSS's own
+// software token (--soft-card, -c NAME), nothing a card does can wait on a
+// device, so card jobs run on the main thread itself (card_job()) and an APDU
+// costs no thread hand-over (issue 19; docs/architecture.md).
 #pragma once
 
 #include <map>
@@ -55,10 +59,14 @@ class CacardSource final : public CardSource {
   void event_thread();
   void handle_event(EventRef event);
   void card_powered(SourceReaderId id, const std::vector<std::uint8_t>& atr);
+  // Runs `work` in reader `id`'s lane (or inline, see inline_cards_), then
+  // `done` (may be empty) on the main context.
+  void card_job(SourceReaderId id, std::function<void()> work, std::function<void()> done);
   Reader* find(SourceReaderId id);
 
   std::string emul_args_;
   bool use_hw_ = true;
+  bool inline_cards_ = false;  // every card on NSS's software token: no workers
   bool started_ = false;
   CardSourceListener* listener_ = nullptr;
   std::unique_ptr<MainContextPoster> poster_;

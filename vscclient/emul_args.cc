@@ -75,6 +75,7 @@ std::optional<EmulArgsSummary> summarize_emul_args(const std::string& text,
           return fail(error, "soft=(...) needs slot name, reader name, card type, "
                              "parameters and at least one certificate name");
         }
+        if (field == 0) summary.soft_slot_names.emplace_back(s.substr(i, end - i));
         i = strip(s, end + 1);
       }
       if (i >= s.size()) return fail(error, "soft=(...) has no certificate names");

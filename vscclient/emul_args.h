@@ -27,6 +27,7 @@ std::string db_emul_arg(const std::string& db);
 struct EmulArgsSummary {
   std::optional<std::string> db;               // the db="..." value, if given
   std::vector<std::string> soft_cert_names;    // nicknames from every soft=(...)
+  std::vector<std::string> soft_slot_names;    // each soft=(...)'s slot ("" = NSS's own)
   bool use_hw = true;                          // libcacard's default is use_hw=yes
   bool passthru = false;
 };
