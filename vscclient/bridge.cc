@@ -149,7 +149,10 @@ void Bridge::follow(vscard::ReaderHandle handle, vscard::T0Presenter::Step step,
 
 void Bridge::transmit(vscard::ReaderHandle handle, std::vector<std::uint8_t> command) {
   auto route = routes_.find(handle);
-  if (route == routes_.end()) return;
+  if (route == routes_.end()) {  // the reader went away between two card transmits
+    session_.send_error(handle, vscard::ErrorCode::General);
+    return;
+  }
   std::uint64_t generation = generation_;
   std::size_t max_response = options_.max_message_size - vscard::kHeaderSize;
   route->second.source->transmit(
