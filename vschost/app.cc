@@ -69,6 +69,10 @@ int run(const Options& options) {
   if (script) {
     reporter = std::make_unique<Reporter>(options.report, options.script, script->steps.size(),
                                           options.once, stdout, machine_stdout ? stderr : stdout);
+    if (!reporter->open(error)) {
+      fail(error);
+      return 2;
+    }
   }
 
   std::unique_ptr<GMainLoop, LoopUnref> loop(g_main_loop_new(nullptr, FALSE));

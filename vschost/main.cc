@@ -14,6 +14,9 @@
 int main(int argc, char** argv) {
   // Log lines quote peer text (reader names, addresses, TLS errors): escaped.
   g_log_set_writer_func(vscard::printable_log_writer, nullptr, nullptr);
+  // Every log line on stderr, debug and info included: stdout carries the
+  // reports (--report tap/json) and must hold nothing else.
+  g_log_writer_default_set_use_stderr(TRUE);
   std::string error;
   bool exit_now = false;
   auto options = vschost::parse_options(argc, argv, error, exit_now);

@@ -34,8 +34,9 @@ const char kDescription[] =
     "(--mode multi), and runs APDU scripts against their cards for CI.\n"
     "\n"
     "ADDR: HOST:PORT, [IPV6]:PORT, :PORT (every address) or unix:PATH.\n"
-    "--report: tap (TAP 13 on stdout), junit:PATH (JUnit XML file) or json\n"
-    "(events and step results as JSON lines on stdout).\n"
+    "--report: tap (TAP 13 on stdout) or json (events and step results as JSON\n"
+    "lines on stdout), and junit:PATH (a JUnit XML file, checked before clients\n"
+    "are served and written at the end); repeat it for several at once.\n"
     "Scripts: see vschost(1) and docs/vschost-scripts.md.\n"
     "\n"
     "Exit status: 0 when every script step passed (or, without a script, a clean\n"
@@ -55,10 +56,11 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
   gchar* tls = nullptr;
   gchar* mode = nullptr;
   gchar* script = nullptr;
-  gchar* report = nullptr;
+  gchar** reports = nullptr;
+  gchar* timeout_text = nullptr;
+  gboolean version = FALSE;
   gint max_readers = 4, max_clients = 0, export_slots = 2;
   gboolean once = FALSE, interactive = FALSE, no_interactive = FALSE, log_pins = FALSE;
-  gdouble timeout = 0;
   GOptionEntry entries[] = {
       {"listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &listen,
        "Listen on ADDR (repeatable; default 127.0.0.1:2001)", "ADDR"},
@@ -74,12 +76,13 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
        "Refuse connections beyond N clients at once (default 0: no limit)", "N"},
       {"script", 's', 0, G_OPTION_ARG_FILENAME, &script,
        "Run the APDU script FILE against every client", "FILE"},
-      {"report", 'r', 0, G_OPTION_ARG_STRING, &report,
-       "Report format: tap, junit:PATH or json", "FORMAT"},
+      {"report", 'r', 0, G_OPTION_ARG_STRING_ARRAY, &reports,
+       "Report: tap or json on stdout, junit:PATH to a file (repeatable: one stdout "
+       "format and any number of files)", "FORMAT"},
       {"once", '1', 0, G_OPTION_ARG_NONE, &once,
        "Serve one client: exit when its script finished (or it disconnected)", nullptr},
-      {"timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout,
-       "Stop after SECS seconds (steps still running fail)", "SECS"},
+      {"timeout", 't', 0, G_OPTION_ARG_STRING, &timeout_text,
+       "Stop after D (5, 2.5s or 300ms; steps still running fail)", "D"},
       {"interactive", 'i', 0, G_OPTION_ARG_NONE, &interactive,
        "Read commands from stdin even if it is not a terminal", nullptr},
       {"no-interactive", 0, 0, G_OPTION_ARG_NONE, &no_interactive,
@@ -96,6 +99,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
       {"log-pins", 0, 0, G_OPTION_ARG_NONE, &log_pins,
        "Write PIN-bearing commands (VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER) "
        "unredacted into the JSON events: they carry PINs", nullptr},
+      {"version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   std::unique_ptr<GOptionContext, OptionContextFree> ctx(
       g_option_context_new("- QEMU-compatible VSCard host for testing smart-card clients"));
@@ -109,7 +113,8 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
     g_free(tls);
     g_free(mode);
     g_free(script);
-    g_free(report);
+    g_strfreev(reports);
+    g_free(timeout_text);
   };
   if (!ok) {
     error = gerror->message;
@@ -123,12 +128,20 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
     cleanup();
     return std::nullopt;
   }
+  if (version) {
+    std::printf("vschost %s\n", VSCHOST_VERSION);
+    exit_now = true;
+    cleanup();
+    return std::nullopt;
+  }
   for (gchar** p = listen; p && *p; ++p) o.listen.emplace_back(*p);
   if (o.listen.empty()) o.listen.emplace_back(kDefaultListen);
   if (tls) o.tls_creds = tls;
   if (script) o.script = script;
   std::string mode_text = mode ? mode : "qemu";
-  std::string report_text = report ? report : "";
+  std::vector<std::string> report_texts;
+  for (gchar** p = reports; p && *p; ++p) report_texts.emplace_back(*p);
+  std::string timeout_string = timeout_text ? timeout_text : "0";
   cleanup();
   if (mode_text == "qemu") {
     o.mode = vscard::HostPolicy::Mode::Qemu;
@@ -148,22 +161,24 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
   }
   o.max_readers = static_cast<unsigned>(max_readers);
   o.max_clients = static_cast<unsigned>(max_clients);
-  if (!report_text.empty()) {
-    auto r = parse_report_option(report_text, error);
-    if (!r) return std::nullopt;
-    o.report = *r;
+  for (const auto& text : report_texts) {
+    if (!add_report_option(text, o.report, error)) return std::nullopt;
     o.report_given = true;
-    if (o.script.empty()) {
+  }
+  if (o.report_given && o.script.empty()) {
+    // json alone streams events; the others report script steps.
+    if (o.report.format != ReportOptions::Format::Json || !o.report.junit_paths.empty()) {
       error = "--report needs --script (it reports script steps; use -v for a log)";
-      if (r->format != ReportOptions::Format::Json) return std::nullopt;
-      error.clear();  // json alone streams events
+      return std::nullopt;
     }
   }
-  if (timeout < 0) {
-    error = "--timeout: expected a number of seconds, 0 or more";
+  Millis timeout{0};
+  if (!parse_duration_text(timeout_string, timeout)) {
+    error = "--timeout: expected a duration such as 120, 2.5s or 300ms (at most one day), "
+            "not '" + timeout_string + "'";
     return std::nullopt;
   }
-  o.timeout_seconds = timeout;
+  o.timeout_seconds = static_cast<double>(timeout.count()) / 1000.0;
   o.once = once;
   o.verbose = g_verbose;
   o.log_pins = log_pins;

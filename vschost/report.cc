@@ -3,7 +3,8 @@
 // Jenkins and GitLab read: <testsuites><testsuite><testcase><failure|skipped>.
 #include "report.h"
 
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 
 #include "json_line.h"
 #include "vscard/apdu.h"
@@ -72,22 +73,30 @@ std::string tap_entry(std::size_t n, const StepResult& r, std::string_view prefi
 
 }  // namespace
 
-std::optional<ReportOptions> parse_report_option(std::string_view text, std::string& error) {
-  ReportOptions o;
-  if (text == "tap") {
-    o.format = ReportOptions::Format::Tap;
-  } else if (text == "json") {
-    o.format = ReportOptions::Format::Json;
-  } else if (text == "text") {
-    o.format = ReportOptions::Format::Text;
-  } else if (text.starts_with("junit:") && text.size() > 6) {
-    o.format = ReportOptions::Format::Junit;
-    o.junit_path = std::string(text.substr(6));
-  } else {
-    error = "--report: expected tap, json or junit:PATH, got '" + std::string(text) + "'";
-    return std::nullopt;
+bool add_report_option(std::string_view text, ReportOptions& into, std::string& error) {
+  if (text.starts_with("junit:") && text.size() > 6) {
+    into.junit_paths.emplace_back(text.substr(6));
+    return true;
   }
-  return o;
+  ReportOptions::Format format;
+  if (text == "tap") {
+    format = ReportOptions::Format::Tap;
+  } else if (text == "json") {
+    format = ReportOptions::Format::Json;
+  } else if (text == "text") {
+    format = ReportOptions::Format::Text;
+  } else {
+    error = "--report: expected tap, json or junit:PATH, got '" + printable(text) + "'";
+    return false;
+  }
+  // Two machine formats on one stdout would interleave into neither.
+  if (into.format != ReportOptions::Format::Text && into.format != format) {
+    error = "--report: tap and json both write to stdout; give one of them (and any "
+            "number of junit:PATH)";
+    return false;
+  }
+  into.format = format;
+  return true;
 }
 
 std::string step_line(const StepResult& r) {
@@ -176,6 +185,18 @@ Reporter::Reporter(ReportOptions options, std::string script_name, std::size_t s
     : options_(std::move(options)), script_name_(std::move(script_name)),
       steps_per_run_(steps_per_run), plan_first_(plan_first), out_(out), human_(human) {}
 
+bool Reporter::open(std::string& error) {
+  for (const auto& path : options_.junit_paths) {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (f == nullptr) {
+      error = "cannot write the JUnit report " + printable(path) + ": " + std::strerror(errno);
+      return false;
+    }
+    junit_files_.emplace_back(path, f);
+  }
+  return true;
+}
+
 void Reporter::begin() {
   if (options_.format == ReportOptions::Format::Tap) {
     std::fputs("TAP version 13\n", out_);
@@ -227,15 +248,20 @@ bool Reporter::finish(std::string& error) {
                      .boolean("ok", all_passed()).done().c_str());
   }
   std::fflush(out_);
-  if (options_.format == ReportOptions::Format::Junit) {
-    std::ofstream f(options_.junit_path, std::ios::binary | std::ios::trunc);
-    f << junit_document(runs_, script_name_);
-    f.close();
-    if (!f) {
-      error = "cannot write the JUnit report " + options_.junit_path;
+  const std::string junit = junit_files_.empty() ? "" : junit_document(runs_, script_name_);
+  for (auto& [path, file] : junit_files_) {
+    bool ok = std::fputs(junit.c_str(), file.get()) >= 0 && std::fflush(file.get()) == 0;
+    int saved = errno;
+    if (std::fclose(file.release()) != 0 && ok) {
+      ok = false;
+      saved = errno;
+    }
+    if (!ok) {
+      error = "cannot write the JUnit report " + printable(path) + ": " + std::strerror(saved);
       return false;
     }
   }
+  junit_files_.clear();
   return true;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,13 +13,14 @@
 namespace vschost {
 
 struct ReportOptions {
-  enum class Format { Text, Tap, Junit, Json };
-  Format format = Format::Text;
-  std::string junit_path;  // Junit only
+  enum class Format { Text, Tap, Json };
+  Format format = Format::Text;          // what stdout carries
+  std::vector<std::string> junit_paths;  // JUnit XML files, written at the end
 };
 
-// "tap", "junit:PATH" or "json"; nullopt and `error` set otherwise.
-std::optional<ReportOptions> parse_report_option(std::string_view text, std::string& error);
+// Adds one --report value ("text", "tap", "json" or "junit:PATH") to `into`.
+// False and `error` set for anything else, or for a second stdout format.
+bool add_report_option(std::string_view text, ReportOptions& into, std::string& error);
 
 // One script run: the steps of one client connection.
 struct RunReport {
@@ -43,10 +45,14 @@ class Reporter {
  public:
   Reporter(ReportOptions options, std::string script_name, std::size_t steps_per_run,
            bool plan_first, std::FILE* out, std::FILE* human);
+  // Opens the JUnit files now, before any client is served, so that a path that
+  // cannot be written fails the run at once. False and `error` (with the OS's
+  // reason) if one cannot be opened.
+  bool open(std::string& error);
   void begin();  // TAP: the plan, when known in advance
   void step(std::string_view client, const StepResult& result);
   void run_done(RunReport run);
-  // Summary, TAP plan (if not given first), JUnit file. False (and `error`) if the
+  // Summary, TAP plan (if not given first), JUnit files. False (and `error`) if a
   // JUnit file cannot be written.
   bool finish(std::string& error);
   const std::vector<RunReport>& runs() const { return runs_; }
@@ -61,6 +67,10 @@ class Reporter {
   std::FILE* human_;
   std::size_t tap_number_ = 0;
   std::vector<RunReport> runs_;
+  struct FileClose {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::vector<std::pair<std::string, std::unique_ptr<std::FILE, FileClose>>> junit_files_;
 };
 
 }  // namespace vschost

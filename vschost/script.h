@@ -79,6 +79,10 @@ using ParseResult = std::variant<Script, ScriptError>;
 // Parses a whole script. Pure: no I/O, no global state; the fuzz target calls it.
 ParseResult parse_script(std::string_view text);
 
+// A duration as scripts and --timeout write it: "5" or "5s" (seconds, fractions
+// allowed), "300ms"; at most one day. False if `text` is none of these.
+bool parse_duration_text(std::string_view text, Millis& out);
+
 // "FILE:LINE: message", the form compilers use, for the command line.
 std::string format_error(std::string_view file, const ScriptError& error);
 

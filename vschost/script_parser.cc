@@ -45,7 +45,16 @@ class LineParser {
 };
 
 std::string LineParser::parse_duration(const Token& t, Millis& out) {
-  std::string_view s = t.text;
+  if (!parse_duration_text(t.text, out)) {
+    return "expected a duration such as 5, 2.5s or 300ms (at most one day), found '" +
+           t.text + "'";
+  }
+  return {};
+}
+
+}  // namespace
+
+bool parse_duration_text(std::string_view s, Millis& out) {
   long long scale = 1000;
   if (s.ends_with("ms")) {
     scale = 1;
@@ -57,12 +66,13 @@ std::string LineParser::parse_duration(const Token& t, Millis& out) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (s.empty() || ec != std::errc() || end != s.data() + s.size() || value < 0 ||
       value * static_cast<double>(scale) > static_cast<double>(kMaxDurationMs)) {
-    return "expected a duration such as 5, 2.5s or 300ms (at most one day), found '" +
-           t.text + "'";
+    return false;
   }
   out = Millis(static_cast<long long>(value * static_cast<double>(scale) + 0.5));
-  return {};
+  return true;
 }
+
+namespace {
 
 std::string LineParser::check_var_name(std::string_view name) {
   if (name.empty()) return "expected a variable name after '$'";

@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""vschost's command line behaves like a mature Unix tool (issue 16).
+
+--version; --timeout takes the durations scripts take (2s, 300ms); several
+--report destinations at once (one stdout format, any number of JUnit files);
+a JUnit path that cannot be written ends the run before any client is served,
+with the OS's reason; with -vv every log line goes to stderr, so stdout under
+--report json is JSON lines only.
+"""
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+SOURCE_ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCRIPT = SOURCE_ROOT / "docs" / "examples" / "piv-style.vsc"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class VschostCliTest(unittest.TestCase):
+    def setUp(self):
+        build = pathlib.Path(os.environ.get("VSCARD_BUILD_DIR", "build"))
+        self.vschost = build / "vschost" / "vschost"
+        self.vscclient = build / "vscclient" / "vscclient"
+        if not self.vschost.is_file():
+            self.skipTest("vschost is not built")
+        self.tmp = tempfile.TemporaryDirectory(prefix="vscard-vschost-cli-")
+        self.addCleanup(self.tmp.cleanup)
+
+    def run_host(self, *args, timeout=30):
+        return subprocess.run([str(self.vschost), "--no-interactive", *args], capture_output=True,
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def test_version(self):
+        r = self.run_host("--version")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^vschost \d+\.\d+\.\d+\n$")
+
+    def test_timeout_takes_script_durations(self):
+        started = time.monotonic()
+        r = self.run_host("--listen", f"127.0.0.1:{free_port()}", "--timeout", "300ms")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertIn("--timeout reached", r.stderr)
+        bad = self.run_host("--timeout", "2x")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("'2x'", bad.stderr)
+
+    def test_two_stdout_formats_refused(self):
+        r = self.run_host("--report", "tap", "--report", "json", "--script", str(SCRIPT))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("both write to stdout", r.stderr)
+
+    def test_unwritable_junit_path_fails_before_serving(self):
+        path = os.path.join(self.tmp.name, "missing-dir", "out.xml")
+        r = self.run_host("--listen", f"127.0.0.1:{free_port()}", "--script", str(SCRIPT),
+                          "--report", f"junit:{path}", "--timeout", "60")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"{path}: No such file or directory", r.stderr)
+        self.assertNotIn("listening", r.stderr)
+
+    def test_debug_log_stays_off_json_stdout(self):
+        # A peer's protocol violation is logged at debug level (and reported
+        # as a JSON event): with -vv the log line goes to stderr only.
+        port = free_port()
+        host = subprocess.Popen(
+            [str(self.vschost), "--no-interactive", "-vv", "--listen", f"127.0.0.1:{port}",
+             "--mode", "multi", "--report", "json", "--timeout", "3s"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                peer = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except ConnectionRefusedError:
+                self.assertLess(time.monotonic(), deadline, "vschost does not listen")
+                time.sleep(0.05)
+        # Init, then an APDU response although vschost asked nothing.
+        peer.sendall(bytes.fromhex("00000001 FFFFFFFF 0000000C 56534344 00000002 00000000"
+                                   "00000007 00000000 00000002 9000"))
+        time.sleep(0.5)
+        peer.close()
+        out, err = host.communicate(timeout=30)
+        events = [json.loads(line) for line in out.splitlines()]   # raises on a log line
+        self.assertIn("protocol_violation", [e["event"] for e in events], out)
+        self.assertRegex(err, r"(?m)DEBUG.*client 1", err)
+
+    def test_json_and_two_junit_reports_with_debug_logging(self):
+        if not self.vscclient.is_file():
+            self.skipTest("vscclient is not built")
+        port = free_port()
+        junit = [os.path.join(self.tmp.name, f"report{i}.xml") for i in (1, 2)]
+        host = subprocess.Popen(
+            [str(self.vschost), "--no-interactive", "-vv", "--listen", f"127.0.0.1:{port}",
+             "--once", "--timeout", "120", "--script", str(SCRIPT), "--report", "json",
+             "--report", f"junit:{junit[0]}", "--report", f"junit:{junit[1]}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        env = dict(os.environ, XDG_CACHE_HOME=os.path.join(self.tmp.name, "cache"))
+        client = subprocess.run([str(self.vscclient), "--soft-card", "--once", "127.0.0.1",
+                                 str(port)], env=env, capture_output=True, text=True,
+                                stdin=subprocess.DEVNULL, timeout=150)
+        out, err = host.communicate(timeout=150)
+        self.assertEqual(host.returncode, 0, err)
+        self.assertEqual(client.returncode, 0, client.stderr)
+        lines = out.splitlines()
+        self.assertTrue(lines)
+        for line in lines:
+            json.loads(line)   # raises on a log line mixed into the JSON
+        for path in junit:
+            text = pathlib.Path(path).read_text()
+            self.assertIn("<testsuite ", text)
+            self.assertIn('failures="0"', text)
+
+
+if __name__ == "__main__":
+    unittest.main()
