@@ -68,6 +68,9 @@ bool ViccSource::start(GMainContext* context, CardSourceListener& listener, std:
     GError* raw = nullptr;
     vscard::Listener::Options o;
     o.connection.read_buffer_size = 16 * 1024;
+    // Room in the kernel's accept queue for a burst of cards (a test harness
+    // starting many simulators at once).
+    o.backlog = static_cast<int>(kMaxCards);
     socket_listener_ = vscard::Listener::create(
         *options_.listen, o,
         [this](std::unique_ptr<vscard::Connection> c) { accepted(std::move(c)); },

@@ -17,7 +17,6 @@ answers 6282). vicc exits when the reader side closes its connection.
 The hostile card programs are in test_vscclient_vicc_faults.py.
 """
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import export_chain as ec  # noqa: E402
-import pcsc_env  # noqa: E402
+from vicc_chain import ViccChain, free_port  # noqa: E402
 
 ISO_SCRIPT = """timeout 20s
 wait-card "vicc 0" timeout=60s
@@ -43,50 +42,6 @@ wait-card "vicc 0" timeout=60s
 send 00A4000C023F00 expect only 9000
 send 0084000008 expect $c3:8 9000
 """
-
-
-def free_port():
-    """A TCP port free on 127.0.0.1 now (for vicc -R, which cannot be given 0)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class ViccChain:
-    """vschost and vscclient from export_chain, plus vicc processes (no pcscd)."""
-
-    def __init__(self, test):
-        self.chain = ec.ExportChain(test)
-        self.test = test
-        self.vicc_env = pcsc_env.vicc_env(self.chain.tmp)
-        self.viccs = []
-        test.addCleanup(self.close)
-
-    def vscclient(self, host_port, *args):
-        return self.chain.vscclient(host_port, *args)
-
-    @staticmethod
-    def vicc_port(client):
-        """The port `vscclient --vicc=0` chose, from its log line."""
-        return int(client.wait_output(r"vicc: waiting for cards on \S+ \(vicc -H \S+ -P (\d+)\)",
-                                      timeout=30).group(1))
-
-    def start_vicc(self, port, reversed_mode=False):
-        log = os.path.join(self.chain.tmp, f"vicc{len(self.viccs)}.log")
-        p = ec.Process(pcsc_env.vicc_argv(port, reversed_mode=reversed_mode), log,
-                       env=self.vicc_env)
-        self.viccs.append(p)
-        return p
-
-    def logs(self):
-        return self.chain.logs()
-
-    def close(self):
-        for p in self.viccs:
-            p.stop()
-        self.viccs = []
 
 
 def events_of(host):
