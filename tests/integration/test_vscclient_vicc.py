@@ -26,18 +26,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 import export_chain as ec  # noqa: E402
 from vicc_chain import ViccChain, free_port  # noqa: E402
 
-ISO_SCRIPT = """timeout 20s
-wait-card "vicc 0" timeout=60s
-send 00A4000C023F00 expect only 9000
-send 0084000008 expect $c1:8 9000
-send 0084000008 expect $c2:8 9000
-# a transparent EF 01AA of 16 bytes, created, written, then read back
-send 00E000000D620B80020010820101830201AA expect only 9000
-send 00A4000C023F00 expect only 9000
-send 00A4000C0201AA expect only 9000
-send 00D6000004DEADBEEF00 expect only 6282
-send 00B0000004 expect only DE AD BE EF 90 00
-wait-removal timeout=60s
+# The docs' example script (docs/vicc.md, chain 2), then the card leaves and comes back.
+EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "examples",
+                       "vicc-iso7816.vsc")
+ISO_TAIL = """wait-removal timeout=60s
 wait-card "vicc 0" timeout=60s
 send 00A4000C023F00 expect only 9000
 send 0084000008 expect $c3:8 9000
@@ -60,8 +52,8 @@ class ViccScriptTest(unittest.TestCase):
 
     def test_iso7816_card_without_pcscd_then_removed_and_inserted_again(self):
         script = os.path.join(self.vc.chain.tmp, "iso.vsc")
-        with open(script, "w") as f:
-            f.write(ISO_SCRIPT)
+        with open(EXAMPLE) as example, open(script, "w") as f:
+            f.write(example.read() + ISO_TAIL)
         host = self.vc.chain.vschost("--mode", "multi", "--once", "--script", script,
                                      "--report", "json", "--timeout", "240")
         client = self.vc.vscclient(host.port, "--vicc=0")
