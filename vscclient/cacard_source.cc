@@ -23,6 +23,9 @@ std::atomic<SourceReaderId> next_reader_id{0};
 // An ATR is at most 33 bytes (ISO 7816-3); QEMU copies up to 40.
 constexpr int kAtrBufferSize = 64;
 
+// Power on (a token logout), forced insertion and removal may reach the token.
+constexpr bool kMayBlock = true;
+
 std::shared_ptr<VReaderStruct> reader_ref(VReader* reader) {
   return {vreader_reference(reader), vreader_free};
 }
@@ -35,6 +38,23 @@ bool db_directory_usable(const std::string& dir) {
     if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) return true;
   }
   return false;
+}
+
+// Whether libcacard may hand `apdu` to the PKCS#11 token rather than answer it
+// from what it read at start-up: PIN commands (VERIFY, CHANGE REFERENCE DATA,
+// RESET RETRY COUNTER: ISO 7816-4 11.5.6-11.5.10, libcacard card_7816.c ->
+// vcard_emul_login), CAC SIGN/DECRYPT (INS 42, cac.c -> vcard_emul_rsa_op) and,
+// to be safe, the challenge/authenticate family (ISO 7816-4 11.5.2-11.5.4).
+bool may_reach_token(const std::vector<std::uint8_t>& apdu) {
+  if (apdu.size() < 2) return false;
+  switch (apdu[1]) {
+    case 0x20: case 0x21: case 0x24: case 0x25: case 0x2C: case 0x2D:  // PIN
+    case 0x42:                                                         // CAC sign/decrypt
+    case 0x82: case 0x84: case 0x86: case 0x87: case 0x88:             // authenticate
+      return true;
+    default:
+      return false;
+  }
 }
 
 // Powers the card in `reader` on: resets its state (applet, login) as a fresh
@@ -61,6 +81,7 @@ bool CacardSource::start(GMainContext* context, CardSourceListener& listener, st
     return false;
   }
   use_hw_ = summary->use_hw;
+  passthru_ = summary->passthru;
   // Cards whose keys are in NSS's own software token (soft=(,...): an empty
   // slot name) are answered on the main thread: libcacard answers from memory
   // and softokn signs on the CPU, neither waits on anything. Hardware tokens
@@ -111,9 +132,11 @@ bool CacardSource::start(GMainContext* context, CardSourceListener& listener, st
   return true;
 }
 
-void CacardSource::card_job(SourceReaderId id, std::function<void()> work,
+void CacardSource::card_job(SourceReaderId id, bool may_block, std::function<void()> work,
                             std::function<void()> done) {
-  if (!inline_cards_) {
+  // Inline only while the reader's lane is idle, so that a reader's jobs stay
+  // in order and one at a time even when some of them go to a worker.
+  if (!inline_cards_ && (may_block || pool_->pending(id) > 0)) {
     pool_->submit(id, std::move(work), std::move(done));
     return;
   }
@@ -208,7 +231,7 @@ void CacardSource::handle_event(EventRef event) {
       // login) as a fresh insertion does, and reads the ATR to announce.
       auto atr = std::make_shared<std::vector<std::uint8_t>>();
       card_job(
-          id,
+          id, kMayBlock,
           [event, atr]() mutable {
             *atr = power_on(event->reader);
             event.reset();  // frees the event's card reference on this thread
@@ -221,7 +244,7 @@ void CacardSource::handle_event(EventRef event) {
       bool reader_gone = event->type == VEVENT_READER_REMOVE;
       // Through the lane, so it is reported after an insertion still in flight.
       card_job(
-          id, [event]() mutable { event.reset(); },
+          id, kMayBlock, [event]() mutable { event.reset(); },
           [this, id, reader_gone] {
             Reader* reader = find(id);
             if (reader == nullptr) return;
@@ -251,8 +274,9 @@ void CacardSource::transmit(SourceReaderId id, std::vector<std::uint8_t> apdu,
     return;
   }
   ReaderRef vreader = reader->vreader;
+  bool may_block = passthru_ || may_reach_token(apdu);
   card_job(
-      id,
+      id, may_block,
       [vreader, apdu = std::move(apdu), max_response, result]() mutable {
         // Sized from the wire limit, not a fixed 270 bytes as in libcacard's
         // vscclient.c: a response longer than that buffer overflowed it there.
@@ -287,7 +311,7 @@ bool CacardSource::force_insert(SourceReaderId id, std::string* error) {
   }
   ReaderRef vreader = reader->vreader;
   card_job(
-      id,
+      id, kMayBlock,
       [vreader] {
         if (vcard_emul_force_card_insert(vreader.get()) != VCARD_EMUL_OK) {
           g_warning("libcacard could not re-insert the card in %s", vreader_get_name(vreader.get()));
@@ -308,7 +332,7 @@ bool CacardSource::force_remove(SourceReaderId id, std::string* error) {
     return false;
   }
   ReaderRef vreader = reader->vreader;
-  card_job(id, [vreader] { vcard_emul_force_card_remove(vreader.get()); }, nullptr);
+  card_job(id, kMayBlock, [vreader] { vcard_emul_force_card_remove(vreader.get()); }, nullptr);
   return true;
 }
 

@@ -10,10 +10,13 @@
 // for the ATR, vreader_xfr_bytes, forced insert/remove) runs as a job in that
 // reader's lane of a WorkerPool, because libcacard's card reference counts are
 // not atomic: one lane per reader keeps those operations on one thread at a time.
-// The exception is the fast path: when every card's keys are in NSS's own
-// software token (--soft-card, -c NAME), nothing a card does can wait on a
-// device, so card jobs run on the main thread itself (card_job()) and an APDU
-// costs no thread hand-over (issue 19; docs/architecture.md).
+// The exception is the fast path (issue 19): when every card's keys are in
+// NSS's own software token (--soft-card, -c NAME), nothing a card does can wait
+// on a device, so every card job runs on the main thread itself (card_job())
+// and an APDU costs no thread hand-over. With PKCS#11 tokens (SoftHSM, smart
+// cards through NSS), only what may reach the token -- PIN commands, the CAC
+// signature, power on -- goes to the reader's worker; the other APDUs, which
+// libcacard answers from memory, run inline while that reader's lane is idle.
 #pragma once
 
 #include <map>
@@ -59,14 +62,17 @@ class CacardSource final : public CardSource {
   void event_thread();
   void handle_event(EventRef event);
   void card_powered(SourceReaderId id, const std::vector<std::uint8_t>& atr);
-  // Runs `work` in reader `id`'s lane (or inline, see inline_cards_), then
-  // `done` (may be empty) on the main context.
-  void card_job(SourceReaderId id, std::function<void()> work, std::function<void()> done);
+  // Runs `work` in reader `id`'s lane, or on the main thread now when it
+  // cannot block (every card on NSS's software token, or `may_block` false
+  // and the lane idle), then `done` (may be empty) on the main context.
+  void card_job(SourceReaderId id, bool may_block, std::function<void()> work,
+                std::function<void()> done);
   Reader* find(SourceReaderId id);
 
   std::string emul_args_;
   bool use_hw_ = true;
   bool inline_cards_ = false;  // every card on NSS's software token: no workers
+  bool passthru_ = false;      // libcacard passes APDUs to a PC/SC card: all block
   bool started_ = false;
   CardSourceListener* listener_ = nullptr;
   std::unique_ptr<MainContextPoster> poster_;
