@@ -1,4 +1,5 @@
 // vscclient: feeds smart cards to a VSCard host (QEMU's ccid-card-passthru).
+#include <clocale>
 #include <cstdio>
 #include <string>
 
@@ -7,6 +8,11 @@
 #include "options.h"
 
 int main(int argc, char** argv) {
+  // The user's locale for text (GLib converts messages to its charset; without
+  // this, quotes and other non-ASCII come out as '?'), but C numbers: reports
+  // and logs print decimals with a point whatever LC_NUMERIC says.
+  std::setlocale(LC_ALL, "");
+  std::setlocale(LC_NUMERIC, "C");
   std::string error;
   auto options = vscclient::parse_options(argc, argv, &error);
   if (!options) {

@@ -4,6 +4,7 @@
 #include <glib-unix.h>
 #include <glib.h>
 
+#include <clocale>
 #include <cstdio>
 #include <memory>
 
@@ -12,6 +13,11 @@
 #include "vscard/printable_log.h"
 
 int main(int argc, char** argv) {
+  // The user's locale for text (GLib converts messages and --help to its
+  // charset: "[OPTION…]", not "[OPTION?]"), but C numbers: the JSON and JUnit
+  // reports print decimals with a point whatever LC_NUMERIC says.
+  std::setlocale(LC_ALL, "");
+  std::setlocale(LC_NUMERIC, "C");
   // Log lines quote peer text (reader names, addresses, TLS errors): escaped.
   g_log_set_writer_func(vscard::printable_log_writer, nullptr, nullptr);
   // Every log line on stderr, debug and info included: stdout carries the

@@ -101,6 +101,9 @@ class LibvirtGuestTest(unittest.TestCase):
         shutil.copy(g.initrd, images / "initrd.cpio")
         for p in (images / "vmlinux", images / "initrd.cpio"):
             os.chmod(p, 0o644)
+        # nobody reads the images and writes the console (whatever our umask).
+        os.chmod(images, 0o755)
+        os.chmod(self.home, 0o755)
         os.chmod(self.runtime, 0o700)
         shutil.chown(self.home, "nobody", "nogroup")
         shutil.chown(self.runtime, "nobody", "nogroup")

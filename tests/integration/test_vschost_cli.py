@@ -47,6 +47,13 @@ class VschostCliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"^vschost \d+\.\d+\.\d+\n$")
 
+    def test_help_in_a_utf8_locale(self):
+        # Without setlocale(), GLib wrote "[OPTION?]" whatever the locale.
+        r = subprocess.run([str(self.vschost), "--help"], capture_output=True, timeout=30,
+                           env=dict(os.environ, LC_ALL="C.UTF-8"))
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("[OPTION\u2026]", r.stdout.decode("utf-8"))
+
     def test_timeout_takes_script_durations(self):
         started = time.monotonic()
         r = self.run_host("--listen", f"127.0.0.1:{free_port()}", "--timeout", "300ms")
