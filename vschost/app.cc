@@ -45,6 +45,7 @@ int run(const Options& options) {
   }
 
   vscard::Listener::Options listen_options;
+  listen_options.handshake_timeout = options.tls_handshake_timeout;
   if (!options.tls_creds.empty()) {
     vscard::GErrorPtr gerror;
     if (!vscard::tls_available(gerror.out())) {

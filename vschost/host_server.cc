@@ -20,8 +20,19 @@ HostServer::~HostServer() {
 
 bool HostServer::listen(const vscard::Address& address, const vscard::Listener::Options& options,
                         GError** error) {
+  vscard::Listener::Options counted = options;
+  if (options_.max_clients != 0) {
+    // --max-clients counts TLS handshakes in progress too: stalled handshakes
+    // cannot pile up beyond it.
+    counted.admit = [this](const std::string& peer, std::size_t handshakes) {
+      if (clients_.size() + handshakes < options_.max_clients) return true;
+      g_message("refusing %s: %zu clients connected and %zu TLS handshakes in progress "
+                "(--max-clients)", peer.c_str(), clients_.size(), handshakes);
+      return false;
+    };
+  }
   auto listener = vscard::Listener::create(
-      address, options,
+      address, counted,
       [this](std::unique_ptr<vscard::Connection> c) { accept(std::move(c)); },
       [](const std::string& peer, const GError* e) {
         g_message("turned away %s: %s", peer.c_str(), e ? e->message : "unknown error");

@@ -61,6 +61,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
   gboolean version = FALSE;
   gint max_readers = 4, max_clients = 0, export_slots = 2;
   gboolean once = FALSE, interactive = FALSE, no_interactive = FALSE, log_pins = FALSE;
+  gint tls_handshake_timeout = 10;
   GOptionEntry entries[] = {
       {"listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &listen,
        "Listen on ADDR (repeatable; default 127.0.0.1:2001)", "ADDR"},
@@ -83,6 +84,8 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
        "Serve one client: exit when its script finished (or it disconnected)", nullptr},
       {"timeout", 't', 0, G_OPTION_ARG_STRING, &timeout_text,
        "Stop after D (5, 2.5s or 300ms; steps still running fail)", "D"},
+      {"tls-handshake-timeout", 0, 0, G_OPTION_ARG_INT, &tls_handshake_timeout,
+       "Seconds a TLS client has to finish its handshake (default 10)", "SECONDS"},
       {"interactive", 'i', 0, G_OPTION_ARG_NONE, &interactive,
        "Read commands from stdin even if it is not a terminal", nullptr},
       {"no-interactive", 0, 0, G_OPTION_ARG_NONE, &no_interactive,
@@ -179,6 +182,11 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
     return std::nullopt;
   }
   o.timeout_seconds = static_cast<double>(timeout.count()) / 1000.0;
+  if (tls_handshake_timeout < 1) {
+    error = "--tls-handshake-timeout: expected a number of seconds, 1 or more";
+    return std::nullopt;
+  }
+  o.tls_handshake_timeout = std::chrono::seconds(tls_handshake_timeout);
   o.once = once;
   o.verbose = g_verbose;
   o.log_pins = log_pins;

@@ -1,6 +1,7 @@
 // vschost's command line (GOption): parsed and checked, or one error line.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@ struct Options {
   bool report_given = false;
   bool once = false;
   double timeout_seconds = 0;  // 0: none
+  std::chrono::seconds tls_handshake_timeout{10};  // --tls-handshake-timeout
   int verbose = 0;
   bool log_pins = false;       // --log-pins: PIN commands unredacted in the JSON events
   bool interactive = false;    // stdin is a terminal, or --interactive

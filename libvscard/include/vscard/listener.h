@@ -8,6 +8,7 @@
 
 #include <gio/gio.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -26,6 +27,14 @@ class Listener {
     Connection::Options connection;
     std::optional<TlsServerOptions> tls;  // nullopt: plaintext
     int backlog = 16;
+    // A TLS client has this long from connecting to finishing its handshake;
+    // until its first record (the ClientHello) is complete it holds no thread.
+    std::chrono::seconds handshake_timeout{10};
+    // Asked for every new connection, before its TLS handshake, with its peer
+    // (as Connection::peer()) and the number of handshakes in progress: false
+    // closes it at once, silently (the program says why), so a program's
+    // client limit counts handshakes too. Unset: all admitted.
+    std::function<bool(const std::string& peer, std::size_t handshakes_in_progress)> admit;
   };
   // A new connection (TLS handshake done when TLS is on). Not started yet:
   // call start() (or bind it with a SessionLink).

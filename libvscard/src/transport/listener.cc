@@ -16,12 +16,6 @@
 
 namespace vscard {
 
-namespace {
-// A client has this long to finish the TLS handshake; one that connects and
-// says nothing must not hold resources forever.
-constexpr std::chrono::seconds kHandshakeTimeout{30};
-}  // namespace
-
 struct Listener::Impl : std::enable_shared_from_this<Impl> {
   Options options;
   AcceptHandler on_accept;
@@ -56,11 +50,15 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
 
   void handle(GIOStream* stream) {
     const std::string peer = transport::describe_peer(stream);
+    if (options.admit && !options.admit(peer, handshakes.size())) {
+      g_io_stream_close(stream, nullptr, nullptr);
+      return;
+    }
     if (!options.tls) return deliver(stream, peer);
     auto it = handshakes.emplace(handshakes.end());
     std::weak_ptr<Impl> weak = shared_from_this();
     *it = transport::TlsHandshake::server(
-        stream, *options.tls, peer, kHandshakeTimeout,
+        stream, *options.tls, peer, options.handshake_timeout,
         [weak, it, peer](GObjectPtr<GIOStream> tls, GErrorPtr error) {
           auto self = weak.lock();
           if (!self || self->stopped) return;

@@ -8,6 +8,8 @@
 #define G_LOG_DOMAIN "vscard"
 #include "transport/tls_handshake.h"
 
+#include <sys/socket.h>
+
 #include <string>
 
 #include "transport/socket_util.h"
@@ -27,6 +29,11 @@ struct TlsHandshake::State : std::enable_shared_from_this<State> {
   GTlsCertificateFlags rejected = static_cast<GTlsCertificateFlags>(0);
   bool timed_out = false;
   bool cancelled = false;
+  // Server: the client's first TLS record (its ClientHello) is waited for on
+  // the main context before glib-networking gets the connection (see wait_hello).
+  GSourcePtr hello_source;
+  std::size_t hello_needed = 0;  // bytes of the first record: 5, then 5 + its length
+  bool saw_hello = false;        // the client sent a whole TLS handshake record
   Done done;
   std::shared_ptr<State> self;  // while the handshake runs
 
@@ -54,8 +61,71 @@ struct TlsHandshake::State : std::enable_shared_from_this<State> {
       g_source_set_callback(timer.get(), &State::on_timeout, this, nullptr);
       g_source_attach(timer.get(), g_main_context_get_thread_default());
     }
+    if (server && base_socket() != nullptr) return wait_hello(5);
+    run_handshake();
+  }
+
+  void run_handshake() {
     g_tls_connection_handshake_async(G_TLS_CONNECTION(tls.get()), G_PRIORITY_DEFAULT, cancellable.get(),
                                      &State::handshake_done, this);
+  }
+
+  GSocket* base_socket() const {
+    GIOStream* base = nullptr;
+    g_object_get(tls.get(), "base-io-stream", &base, nullptr);
+    GSocket* socket = base ? socket_of(base) : nullptr;
+    if (base) g_object_unref(base);
+    return socket;
+  }
+
+  // glib-networking runs every handshake, async or not, on a thread of GLib's
+  // shared GTask pool (10 threads, grown by one every few tenths of a second
+  // at most), and that thread blocks while the peer is silent. A few dozen
+  // clients that connect and send nothing, or half a ClientHello, would hold
+  // every thread and starve real clients for minutes. So the server waits on
+  // the main context, with no thread, until the client's first TLS record is
+  // complete in the socket buffer: SO_RCVLOWAT makes the socket readable only
+  // then (or at EOF), and MSG_PEEK leaves the bytes for GnuTLS.
+  void wait_hello(std::size_t needed) {
+    GSocket* socket = base_socket();
+    hello_needed = needed;
+    int lowat = static_cast<int>(needed);
+    setsockopt(g_socket_get_fd(socket), SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+    hello_source.reset(g_socket_create_source(socket, G_IO_IN, cancellable.get()));
+    g_source_set_callback(hello_source.get(), G_SOURCE_FUNC(+&State::on_hello_readable),
+                          this, nullptr);
+    g_source_attach(hello_source.get(), g_main_context_get_thread_default());
+  }
+
+  static gboolean on_hello_readable(GSocket* socket, GIOCondition, gpointer data) {
+    auto* state = static_cast<State*>(data);
+    if (g_cancellable_is_cancelled(state->cancellable.get())) {
+      // Timed out or abandoned: let the handshake report it (it fails at once).
+      state->hello_source.reset();
+      state->hello_done(socket);
+      return G_SOURCE_REMOVE;
+    }
+    std::uint8_t head[5 + 16384 + 2048];
+    const std::size_t want = std::min(state->hello_needed, sizeof head);
+    const ssize_t n = recv(g_socket_get_fd(socket), head, want, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return G_SOURCE_CONTINUE;
+    state->hello_source.reset();
+    // A TLS handshake record: type 22, then the version and a 2-byte length
+    // (RFC 8446 5.1). Anything else, or EOF, goes to GnuTLS as it is: it
+    // reports the verdict ("not TLS", "closed").
+    if (n >= 5 && head[0] == 22 && state->hello_needed == 5) {
+      state->wait_hello(5 + (static_cast<std::size_t>(head[3]) << 8 | head[4]));
+      return G_SOURCE_REMOVE;
+    }
+    if (n > 0 && static_cast<std::size_t>(n) >= want && state->hello_needed > 5) state->saw_hello = true;
+    state->hello_done(socket);
+    return G_SOURCE_REMOVE;
+  }
+
+  void hello_done(GSocket* socket) {
+    int one = 1;
+    setsockopt(g_socket_get_fd(socket), SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+    run_handshake();
   }
 
   static void handshake_done(GObject* source, GAsyncResult* result, gpointer data) {
@@ -113,6 +183,10 @@ struct TlsHandshake::State : std::enable_shared_from_this<State> {
                      ca_path);
     if (g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
       return set(TransportError::TlsNoClientCertificate, kClientCertificateRequired);
+    if (g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS) && saw_hello)
+      return set(TransportError::TlsHandshake,
+                 "the client sent a TLS hello, then closed the connection before the handshake "
+                 "completed");
     if (g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS))
       return set(TransportError::TlsHandshake, "the peer does not speak TLS");
     std::string text = error ? error->message : "unknown error";
@@ -197,6 +271,12 @@ std::shared_ptr<TlsHandshake> TlsHandshake::server(GIOStream* base, const TlsSer
 void TlsHandshake::cancel() {
   state_->cancelled = true;
   state_->timer.reset();
+  if (state_->hello_source) {
+    // Not in glib-networking's hands yet: nothing will call back.
+    state_->hello_source.reset();
+    state_->self.reset();
+    return;
+  }
   g_cancellable_cancel(state_->cancellable.get());
 }
 
