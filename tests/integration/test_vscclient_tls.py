@@ -4,6 +4,7 @@ failures (unknown CA, wrong name, missing client certificate) with their message
 Certificates come from the openssl command (package openssl); GIO's TLS backend is
 glib-networking."""
 import os
+import shutil
 import ssl
 import sys
 import tempfile
@@ -131,6 +132,20 @@ class TlsTest(unittest.TestCase):
             t.join(10)
             self.assertTrue(errors, "the host must refuse a client without a certificate")
             self.assertTrue(c.stderr().strip(), "vscclient says why it stopped")
+
+    def test_expired_server_certificate_is_named(self):
+        # Issue 18: the expired-certificate message had no test.
+        if shutil.which("certtool") is None:
+            self.skipTest("certtool is not installed (package gnutls-bin)")
+        expired = os.path.join(self.tmp.name, "expired")
+        tls_certs.issue_expired(self.ca, expired, "server", "localhost")
+        with TlsHost(expired, False) as host, \
+                Vscclient(["--soft-card", "--tls-creds", self.client_plain], host.port) as c:
+            t, _ = self.serve_in_thread(host, lambda h: h.accept_tls())
+            self.assertEqual(c.wait(), 5)
+            self.assertIn("the server certificate has expired", c.stderr())
+            self.assertIn("not retrying", c.stderr())
+            t.join(5)
 
     def test_missing_credentials_directory(self):
         with Vscclient(["--soft-card", "--tls-creds", "/nonexistent/tls"], 1) as c:

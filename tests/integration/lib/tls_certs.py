@@ -38,3 +38,20 @@ def client_dir(ca_dir, out_dir, with_client_cert):
     shutil.copy(os.path.join(ca_dir, "ca-cert.pem"), os.path.join(out_dir, "ca-cert.pem"))
     if with_client_cert:
         issue(ca_dir, out_dir, "client", "vscclient test client", client=True)
+
+
+def issue_expired(ca_dir, out_dir, prefix, cn, dns="localhost", ip="127.0.0.1"):
+    """PREFIX-cert.pem / PREFIX-key.pem, a server certificate valid only on
+    1-2 January 2020 (certtool from gnutls-bin: openssl 3.0 cannot backdate)."""
+    os.makedirs(out_dir, exist_ok=True)
+    template = os.path.join(out_dir, f"{prefix}.tmpl")
+    with open(template, "w") as f:
+        f.write(f'cn = "{cn}"\ndns_name = "{dns}"\nip_address = "{ip}"\ntls_www_server\n'
+                'activation_date = "2020-01-01 00:00:00 UTC"\n'
+                'expiration_date = "2020-01-02 00:00:00 UTC"\n')
+    _run("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+         "-out", f"{prefix}-key.pem", cwd=out_dir)
+    _run("certtool", "--generate-certificate", "--load-privkey", f"{prefix}-key.pem",
+         "--load-ca-certificate", os.path.join(ca_dir, "ca-cert.pem"),
+         "--load-ca-privkey", os.path.join(ca_dir, "ca-key.pem"),
+         "--template", template, "--outfile", f"{prefix}-cert.pem", cwd=out_dir)
