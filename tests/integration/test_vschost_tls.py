@@ -162,6 +162,26 @@ class VschostTlsTest(unittest.TestCase):
             self.assertIn("turned away", err)
             self.assertNotIn("does not speak TLS", err)
 
+    def test_orderly_close_sends_close_notify(self):
+        # Issue 18: vschost ending a TLS connection (here after undecodable
+        # input in multi mode) says so with close_notify, so the client sees a
+        # clean end of stream, not an EOF "in violation of protocol".
+        with self.host("--mode", "multi") as host:
+            with socket.create_connection(("127.0.0.1", host.port), timeout=10) as raw:
+                ctx = self.client_context()
+                # Python 3.11 ignores a missing close_notify unless told not to.
+                ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+                with ctx.wrap_socket(raw, server_hostname="localhost",
+                                     suppress_ragged_eofs=False) as s:
+                    s.sendall(b"\x00\x00\x00\x07\x00\x00\x00\x00\xff\xff\xff\xff")
+                    s.settimeout(10)
+                    data = b""
+                    while True:
+                        chunk = s.recv(4096)  # UNEXPECTED_EOF_WHILE_READING without close_notify
+                        if not chunk:
+                            break
+                        data += chunk
+
 
 if __name__ == "__main__":
     unittest.main()

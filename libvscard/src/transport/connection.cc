@@ -220,6 +220,13 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
 
   void half_close() {
     half_closed = true;
+    if (tls && !peer_done) {
+      // An orderly TLS end says so with close_notify (RFC 8446 6.1): closing
+      // GTlsConnection's output stream sends it (glib-networking: gnutls_bye
+      // with GNUTLS_SHUT_WR) and leaves reading open. Everything queued has
+      // been written, so the alert fits in the socket buffer at once.
+      g_output_stream_close(output, nullptr, nullptr);
+    }
     if (peer_done || socket == nullptr || !g_socket_shutdown(socket, FALSE, TRUE, nullptr))
       return finish(CloseReason{CloseReason::Kind::Local, "closed after sending all data"});
     start_read();
