@@ -2,6 +2,7 @@
 // libcacard initializes once per process, so one fixture drives one source.
 #include "cacard_source.h"
 
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <string>
@@ -159,6 +160,45 @@ TEST_F(CacardSourceTest, CommandLongerThanTheAnchorsBuffer) {
   ApduResult tiny = transmit(id, hex("00C00000FF"), 16);
   ASSERT_TRUE(tiny.ok);
   EXPECT_EQ(tiny.response.size(), 16u);
+}
+
+// Threads of this process (/proc/self/status).
+long thread_count() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stol(line.substr(8));
+  }
+  return -1;
+}
+
+// The fast path (issue 19): a card whose keys are in NSS's own software token
+// is answered on the main thread, a PIN check and a signature included -- no
+// card worker is ever started -- and the answer still arrives from the main
+// loop, after transmit() returned (transmit() above checks that).
+TEST_F(CacardSourceTest, SoftCardAnswersWithoutAWorkerThread) {
+  SourceReaderId id = reader();
+  long before = thread_count();
+  ASSERT_GT(before, 0);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(transmit(id, hex("00A4040007A0000000790100")).ok);
+  // VERIFY (any PIN: the soft card's token has an empty password), then a raw
+  // RSA-2048 operation on the signature key (CAC SIGN/DECRYPT, libcacard cac.c).
+  ASSERT_TRUE(transmit(id, hex("0020000008313233343536FFFF")).ok);
+  ASSERT_TRUE(transmit(id, hex("00A4040007A0000000790101")).ok);
+  // Two chained parts of 128 bytes (P1 80: more follows), as cac_session.h.
+  std::vector<std::uint8_t> block(256, 0xFF);
+  block[0] = 0x00;
+  block[1] = 0x01;
+  std::vector<std::uint8_t> first = hex("8042800080");
+  first.insert(first.end(), block.begin(), block.begin() + 128);
+  ASSERT_TRUE(transmit(id, first).ok);
+  std::vector<std::uint8_t> last = hex("8042000080");
+  last.insert(last.end(), block.begin() + 128, block.end());
+  last.push_back(0x00);
+  ApduResult signature = transmit(id, last);
+  ASSERT_TRUE(signature.ok) << signature.error;
+  EXPECT_TRUE(sw_ok(status_word(signature.response))) << std::hex << status_word(signature.response);
+  EXPECT_EQ(thread_count(), before) << "a card worker thread was started for the soft card";
 }
 
 TEST_F(CacardSourceTest, UnknownReaderIsAnErrorNotACrash) {
