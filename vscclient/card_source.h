@@ -1,14 +1,17 @@
 // A card source: where vscclient's readers and cards come from.
 //
-// Two sources implement it: CacardSource (libcacard: NSS soft cards, NSS/PKCS#11
-// hardware tokens) and the PC/SC source (--pcsc, vscclient/pcsc_*.cc). The
-// Bridge (bridge.h) connects any number of sources to one ClientSession.
+// Three sources implement it: CacardSource (libcacard: NSS soft cards, NSS/PKCS#11
+// hardware tokens), the PC/SC source (--pcsc, vscclient/pcsc_*.cc) and
+// ViccSource (--vicc, vpcd card programs such as vicc and jcardsim,
+// vscclient/vicc_*.cc). The Bridge (bridge.h) connects any number of sources
+// to one ClientSession.
 //
 // Threading contract, the same for every source: start(), transmit() and the
 // user commands are called on the main thread; every listener call and every
 // ApduDone runs on the main GMainContext given to start(), never inside the call
 // that caused it; blocking card work (PC/SC calls, libcacard APDU processing,
-// waiting for reader events) runs on the source's own worker threads.
+// waiting for reader events) runs on the source's own worker threads (a
+// socket card, ViccSource's, needs none: its I/O is the main loop's).
 #pragma once
 
 #include <cstdint>

@@ -8,7 +8,8 @@ One boot per controller, several readers in it (guest_runner's `readers`,
 one usb-ccid + ccid-card-passthru each, one vscclient each):
 
 - vicc's iso7816 card (ATR 3B 95 13 81 01 80 73 FF 01 00 0B, T=1 only) behind
-  the host's real pcscd + vpcd, through `vscclient --pcsc`: the guest's OpenSC
+  the host's real pcscd + vpcd, through `vscclient --pcsc` (xHCI), or with no
+  pcscd on its way, straight into `vscclient --vicc` (UHCI; docs/vicc.md): the guest's OpenSC
   selects the MF, gets two different challenges, creates a record file, writes
   the test's random bytes into it (APPEND RECORD, a case-3 command) and reads
   them back (READ RECORD);
@@ -20,7 +21,10 @@ one usb-ccid + ccid-card-passthru each, one vscclient each):
   certificates and a signature made in the guest verifies on the host.
 """
 import os
+import re
+import subprocess
 import sys
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -75,16 +79,33 @@ class ControllerTest(VscclientGuestCase):
         self.assertEqual(answers[-1][1], "9000")  # still in step after them
         self.assertEqual(len(answers[-1][0]), 16)
 
-    def start_cards(self):
+    def start_cards(self, vicc_direct):
         env, pcsc_env = self.host_pcsc()
-        env.start_vicc(0)
+        if not vicc_direct:
+            env.start_vicc(0)
+            env.wait_card(0)
         env.start_scripted_card(1, atr=SCRIPTED_ATR)
-        env.wait_card(0)
         env.wait_card(1)
         return pcsc_env
 
-    def run_controller(self, controller, soft_card):
-        pcsc_env = self.start_cards()
+    def vicc_through_vicc_source(self, pcsc_env, host_port):
+        """vscclient --vicc (a free port, named in its log) and Debian's vicc
+        connecting to it: no pcscd between them."""
+        client = self.vscclient("--vicc=0", "127.0.0.1", str(host_port))
+        deadline = time.monotonic() + 30
+        while not (m := re.search(r"vicc: waiting for cards on \S+ \(vicc -H \S+ -P (\d+)\)",
+                                  client.output())):
+            self.assertLess(time.monotonic(), deadline, client.output())
+            time.sleep(0.05)
+        log = open(os.path.join(self.tmp, "vicc.log"), "wb")
+        vicc = subprocess.Popen(pcsc_env.vicc_argv(int(m.group(1))), stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=pcsc_env.vicc_env(self.tmp))
+        self.addCleanup(log.close)
+        self.addCleanup(pcsc_env.terminate, vicc)
+
+    def run_controller(self, controller, soft_card, vicc_direct=False):
+        pcsc_env = self.start_cards(vicc_direct)
         # Reader order in the guest follows QEMU's device order (USB ports).
         first = 1 if soft_card else 0
         vicc, sized = first, first + 1
@@ -102,7 +123,10 @@ class ControllerTest(VscclientGuestCase):
         if soft_card:
             self.vscclient("--soft-card", "127.0.0.1", str(vm.ports[0]))
             vm.wait_for(r"^@@VSCARD-END sign ", GUEST_TIMEOUT)
-        self.vscclient(f"--pcsc={pcsc_env.reader_name(0)}", "127.0.0.1", str(vm.ports[vicc]))
+        if vicc_direct:
+            self.vicc_through_vicc_source(pcsc_env, vm.ports[vicc])
+        else:
+            self.vscclient(f"--pcsc={pcsc_env.reader_name(0)}", "127.0.0.1", str(vm.ports[vicc]))
         self.vscclient(f"--pcsc={pcsc_env.reader_name(1)}", "127.0.0.1", str(vm.ports[sized]))
         result = self.finish(vm)
         logs = "\n".join(c.output() for c in self.clients)
@@ -116,7 +140,7 @@ class ControllerTest(VscclientGuestCase):
         self.assertEqual(result.status, "ok", result.console + logs)
 
     def test_uhci_t1_cards_and_every_response_size(self):
-        self.run_controller("uhci", soft_card=False)
+        self.run_controller("uhci", soft_card=False, vicc_direct=True)
 
     def test_xhci_t1_cards_every_response_size_and_soft_card(self):
         self.run_controller("xhci", soft_card=True)

@@ -9,6 +9,9 @@ straight into a VSCard host, with no pcscd anywhere in these tests.
   is restarted.
 - QEMU's one reader per passthru device (vschost --mode qemu): a second card's
   reader is refused and the log says why; the first card works on.
+- docs/vicc.md's chain 3 on one machine: vicc -> vscclient --vicc -> TLS ->
+  vschost --export-pcsc -> our pcscd's vpcd -> opensc-tool (this one needs pcscd,
+  for the application's side only).
 
 vicc facts used (Debian's vsmartcard-vpicc, see test_vscclient_pcsc.py too): its
 iso7816 card starts with an empty MF; SELECT with P2=00 and UPDATE BINARY without
@@ -17,6 +20,7 @@ answers 6282). vicc exits when the reader side closes its connection.
 The hostile card programs are in test_vscclient_vicc_faults.py.
 """
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +28,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import export_chain as ec  # noqa: E402
+import pcsc_env  # noqa: E402
+import tls_certs  # noqa: E402
 from vicc_chain import ViccChain, free_port  # noqa: E402
 
 # The docs' example script (docs/vicc.md, chain 2), then the card leaves and comes back.
@@ -132,6 +138,36 @@ class ViccScriptTest(unittest.TestCase):
                            timeout=60)
         host.command("send 0 00A4000C023F00")
         host.wait_output(r'"event":\s*"apdu"[^\n]*"sw":\s*"9000"', timeout=60)
+
+
+class ViccOverTlsToPcscTest(unittest.TestCase):
+    def test_pcsc_application_uses_the_simulated_card_over_tls(self):
+        vc = ViccChain(self)
+        if shutil.which("openssl") is None:
+            self.skipTest("openssl is not installed (tests/ci-packages.txt)")
+        host_dir = os.path.join(vc.chain.tmp, "tls-host")
+        client_dir = os.path.join(vc.chain.tmp, "tls-client")
+        tls_certs.make_ca(host_dir, "vscard test CA")
+        tls_certs.issue(host_dir, host_dir, "server", "localhost", san="DNS:localhost,IP:127.0.0.1")
+        tls_certs.client_dir(host_dir, client_dir, with_client_cert=True)
+        env = vc.chain.pcsc()  # the application's side: pcscd with vpcd (slot 0 at 35963)
+        host = vc.chain.vschost("--tls-creds", host_dir, "--export-pcsc")
+        client = vc.vscclient(host.port, "--vicc=0", "--tls-creds", client_dir)
+        client.wait_output(r"connected to 127\.0\.0\.1:\d+ \(TLS\)", timeout=60)
+        vc.start_vicc(vc.vicc_port(client))
+        reader = pcsc_env.reader_name(0)
+        try:
+            env.wait_card(reader, timeout=60)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{vc.logs()}") from None
+        # P2=0C: Debian's vicc dies on SELECT with P2=00 (FCP).
+        results, out = env.send_apdus(reader, ["00A4000C023F00", "0084000008", "0084000008",
+                                               "00FF000000"])
+        self.assertEqual(len(results), 4, out + vc.logs())
+        self.assertEqual(results[0], ("", "9000"), out)
+        self.assertEqual([(len(d), sw) for d, sw in results[1:3]], [(16, "9000")] * 2, out)
+        self.assertNotEqual(results[1][0], results[2][0], out)
+        self.assertEqual(results[3], ("", "6D00"), out)  # the card's own answer
 
 
 if __name__ == "__main__":
