@@ -190,6 +190,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
   o.once = once;
   o.verbose = g_verbose;
   o.log_pins = log_pins;
+  o.report.log_pins = log_pins;
   o.export_pcsc = g_export_pcsc;
   if (export_slots < 1) {
     error = "--export-slots: expected 1 or more";

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <span>
 
 #include "json_line.h"
 #include "vscard/apdu.h"
@@ -27,8 +28,22 @@ using vscard::printable;
 // Every text that reaches a report (script text, client names, details that
 // quote reader names or peer errors) passes printable() once, here or where
 // the field is written; the format's own quoting comes on top.
+//
+// A send step whose APDU carries a PIN (VERIFY, CHANGE REFERENCE DATA, RESET
+// RETRY COUNTER: vscard::carries_pin) is named by its header only: its source
+// line holds the PIN, and reports are archived by CI (the JSON events redact
+// the same commands unless --log-pins).
+std::string step_text(const Step& step) {
+  if (step.kind == Step::Kind::Send && !step.command.empty() && step.command[0].var.empty() &&
+      step.command[0].bytes.size() >= 4 && vscard::carries_pin(step.command[0].bytes[1])) {
+    const auto& b = step.command[0].bytes;
+    return "send " + vscard::to_hex(std::span(b.data(), 4)) + " <PIN command: data redacted>";
+  }
+  return step.text;
+}
+
 std::string step_name(const StepResult& r) {
-  return "line " + std::to_string(r.step->line) + ": " + printable(r.step->text);
+  return "line " + std::to_string(r.step->line) + ": " + printable(step_text(*r.step));
 }
 
 // TAP descriptions must not contain '#' (it starts a directive); printable()
@@ -169,13 +184,16 @@ std::string junit_document(const std::vector<RunReport>& runs, std::string_view 
   return out;
 }
 
-std::string json_step(const StepResult& r, std::string_view client) {
+std::string json_step(const StepResult& r, std::string_view client, bool log_pins) {
   JsonLine j;
   j.str("event", "step").str("client", client).num("index", static_cast<std::int64_t>(r.index))
-      .num("line", r.step->line).str("text", r.step->text).str("status", status_word(r.status))
-      .num("duration_ms", r.elapsed.count());
+      .num("line", r.step->line).str("text", log_pins ? r.step->text : step_text(*r.step))
+      .str("status", status_word(r.status)).num("duration_ms", r.elapsed.count());
   if (!r.detail.empty()) j.str("detail", r.detail);
-  if (!r.command.empty()) j.str("command", vscard::to_hex(r.command));
+  if (!r.command.empty()) {
+    const bool redact = !log_pins && r.command.size() >= 2 && vscard::carries_pin(r.command[1]);
+    j.str("command", redact ? vscard::format_command_for_log(r.command) : vscard::to_hex(r.command));
+  }
   if (!r.response.empty()) j.str("response", vscard::to_hex(r.response));
   return j.done();
 }
@@ -215,7 +233,7 @@ void Reporter::step(std::string_view client, const StepResult& result) {
                out_);
     std::fflush(out_);
   } else if (options_.format == ReportOptions::Format::Json) {
-    std::fprintf(out_, "%s\n", json_step(result, client).c_str());
+    std::fprintf(out_, "%s\n", json_step(result, client, options_.log_pins).c_str());
     std::fflush(out_);
   }
 }

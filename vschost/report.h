@@ -16,6 +16,7 @@ struct ReportOptions {
   enum class Format { Text, Tap, Json };
   Format format = Format::Text;          // what stdout carries
   std::vector<std::string> junit_paths;  // JUnit XML files, written at the end
+  bool log_pins = false;                 // --log-pins: PIN commands unredacted in JSON steps
 };
 
 // Adds one --report value ("text", "tap", "json" or "junit:PATH") to `into`.
@@ -36,8 +37,9 @@ std::string summary_line(const std::vector<RunReport>& runs);
 // Whole documents, for tests and for the end of a run.
 std::string tap_document(const std::vector<RunReport>& runs);
 std::string junit_document(const std::vector<RunReport>& runs, std::string_view suite_name);
-// One JSON object (no newline) for a finished step.
-std::string json_step(const StepResult& result, std::string_view client);
+// One JSON object (no newline) for a finished step. A PIN-bearing command is
+// redacted (vscard::format_command_for_log) unless `log_pins`.
+std::string json_step(const StepResult& result, std::string_view client, bool log_pins = false);
 
 // Streams results while clients run and writes the end-of-run documents.
 // Text lines go to `human` (stdout, or stderr when stdout carries TAP/JSON).

@@ -245,10 +245,9 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
 
   // Ends the connection and reports `reason` through on_close (from the main loop).
   void fail(CloseReason::Kind kind, std::string message) {
-    if (kind == CloseReason::Kind::WriteQueueOverflow)
-      g_message("closing connection to %s: %s", peer.c_str(), message.c_str());
-    else
-      g_debug("connection to %s closed: %s", peer.c_str(), message.c_str());
+    // The owner gets `reason` and writes the one log line a user sees
+    // (vschost: "client N disconnected: ..."); the library's own is debug only.
+    g_debug("connection to %s closed: %s", peer.c_str(), message.c_str());
     finish(CloseReason{kind, std::move(message)});
   }
 

@@ -39,6 +39,24 @@ class TapResult(unittest.TestResult):
         self._line(False, test)
         self._diag(err)
 
+    def addSubTest(self, test, subtest, err):
+        # unittest reports a failing subTest here and then neither addSuccess
+        # nor addFailure for its test: say what failed, and stopTest() gives
+        # the test its "not ok" line.
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            print(f"# subtest failed: {subtest._subDescription()}", flush=True)
+            self._diag(err)
+
+    def startTest(self, test):
+        super().startTest(test)
+        self._reported = self.n
+
+    def stopTest(self, test):
+        if self.n == self._reported:
+            self._line(False, test)
+        super().stopTest(test)
+
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
         self._line(True, test, f" # SKIP {reason}")
