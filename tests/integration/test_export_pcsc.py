@@ -290,7 +290,9 @@ class ViccRelayedTwiceTest(unittest.TestCase):
         self.env.start_vicc(0)
         self.env.wait_card(0)
         self.host = self.chain.vschost("--export-pcsc=127.0.0.1:%d" % pcsc_env.vpcd_port(1))
-        self.client = self.chain.vscclient(self.host.port, "--pcsc=" + R0)
+        # --raw: the far end is a PC/SC reader (vpcd), not QEMU's T=0-only
+        # usb-ccid, so the card goes through as it is (docs/export-pcsc.md).
+        self.client = self.chain.vscclient(self.host.port, "--pcsc=" + R0, "--raw")
         self.wait_card(True)
 
     def wait_card(self, present, timeout=30):
