@@ -147,6 +147,22 @@ class TlsTest(unittest.TestCase):
             self.assertIn("not retrying", c.stderr())
             t.join(5)
 
+    def test_crl_revoking_the_server_is_named(self):
+        # Issue 18: vscclient honours ca-crl.pem too.
+        if shutil.which("certtool") is None:
+            self.skipTest("certtool is not installed (package gnutls-bin)")
+        client = os.path.join(self.tmp.name, "client-crl")
+        tls_certs.client_dir(self.ca, client, with_client_cert=False)
+        crl = os.path.join(client, "ca-crl.pem")
+        tls_certs.make_crl(self.ca, crl, [os.path.join(self.ca, "server-cert.pem")])
+        with TlsHost(self.ca, False) as host, \
+                Vscclient(["--soft-card", "--tls-creds", client], host.port) as c:
+            t, _ = self.serve_in_thread(host, lambda h: h.accept_tls())
+            self.assertNotEqual(c.wait(), 0)
+            self.assertIn("the server certificate (serial ", c.stderr())
+            self.assertIn("is revoked by " + crl, c.stderr())
+            t.join(5)
+
     def test_missing_credentials_directory(self):
         with Vscclient(["--soft-card", "--tls-creds", "/nonexistent/tls"], 1) as c:
             self.assertEqual(c.wait(), 1)

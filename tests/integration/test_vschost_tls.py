@@ -3,8 +3,10 @@ TLS session runs a script against the soft card; a client without a certificate
 and a client trusting another CA are refused, and vscclient says why.
 Certificates come from the openssl command (tests/integration/lib/tls_certs.py)."""
 import os
+import shutil
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -181,6 +183,44 @@ class VschostTlsTest(unittest.TestCase):
                         if not chunk:
                             break
                         data += chunk
+
+    def test_crl_refuses_a_revoked_client_and_serves_others(self):
+        # Issue 18: ca-crl.pem (QEMU's layout) is honoured, not refused.
+        if shutil.which("certtool") is None:
+            self.skipTest("certtool is not installed (package gnutls-bin)")
+        revoked = os.path.join(self.tmp.name, "client-revoked")
+        tls_certs.client_dir(self.host_dir, revoked, with_client_cert=True)
+        crl_host = os.path.join(self.tmp.name, "host-crl")
+        shutil.copytree(self.host_dir, crl_host)
+        crl = os.path.join(crl_host, "ca-crl.pem")
+        tls_certs.make_crl(self.host_dir, crl, [os.path.join(revoked, "client-cert.pem")])
+        with VschostProcess(["--tls-creds", crl_host]) as host, \
+                Vscclient(["--soft-card", "--no-reconnect", "--tls-creds", revoked],
+                          host.port) as client:
+            self.assertNotEqual(client.wait(60), 0)
+            deadline = time.monotonic() + 10
+            while "revoked" not in host.stderr_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertIn("the client certificate (serial ", host.stderr_text())
+            self.assertIn("is revoked by " + crl, host.stderr_text())
+        with VschostProcess(["--tls-creds", crl_host, "--once", "--script", self.script,
+                             "--timeout", "60"]) as host, \
+                Vscclient(["--soft-card", "--tls-creds", self.client_mutual], host.port):
+            self.assertEqual(host.wait(90), 0, host.stderr_text() + host.stdout_text())
+
+    def test_unsigned_crl_is_refused_at_start(self):
+        if shutil.which("certtool") is None:
+            self.skipTest("certtool is not installed (package gnutls-bin)")
+        other = os.path.join(self.tmp.name, "crl-other-ca")
+        tls_certs.make_ca(other, "another CA")
+        bad_host = os.path.join(self.tmp.name, "host-bad-crl")
+        shutil.copytree(self.host_dir, bad_host)
+        tls_certs.make_crl(other, os.path.join(bad_host, "ca-crl.pem"), [])
+        r = subprocess.run([vschost_binary(), "--no-interactive", "--tls-creds", bad_host,
+                            "--listen", "127.0.0.1:0"], capture_output=True, text=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("ca-crl.pem: a revocation list in it is not signed by the CA", r.stderr)
 
 
 if __name__ == "__main__":

@@ -385,10 +385,12 @@ TEST_F(TlsCredentialsTest, ClientPairIsOptionalButWhole) {
   EXPECT_NE(full->certificate(), nullptr);
 }
 
-TEST_F(TlsCredentialsTest, CrlIsRefusedNotIgnored) {
+// ca-crl.pem is honoured (issue 18: test_vschost_tls and test_vscclient_tls
+// refuse revoked peers); a file that is no CRL stops the load, naming it.
+TEST_F(TlsCredentialsTest, CrlThatIsNoCrlIsRefusedNotIgnored) {
   put_from("ca-cert.pem", "ca", "ca-cert.pem");
   put("ca-crl.pem", "");
-  EXPECT_NE(load_error(TlsCredentials::Endpoint::Client).find(dir_ + "/ca-crl.pem: certificate revocation lists are not supported"),
+  EXPECT_NE(load_error(TlsCredentials::Endpoint::Client).find(dir_ + "/ca-crl.pem: "),
             std::string::npos);
 }
 

@@ -7,13 +7,15 @@
 //   client-key.pem   optional (with cert) -
 //   server-cert.pem  -                    required
 //   server-key.pem   -                    required
-//   ca-crl.pem       refused (see below)  refused
+//   ca-crl.pem       optional             optional
 //   dh-params.pem    -                    ignored (GnuTLS picks its own groups)
 //
 // The same directory therefore works for QEMU and for vscard. GIO's TLS backend
 // (glib-networking) does the work; there is never a fallback to plaintext.
-// A CRL file is refused rather than ignored: GIO's TLS API cannot apply it, and
-// silently accepting revoked certificates would be worse than failing. See docs/tls.md.
+// GIO's TLS API cannot apply a CRL: when ca-crl.pem is there, it must parse and
+// be signed by the CA, and every handshake then checks the peer's certificate
+// against it with GnuTLS, refusing a revoked one with a message naming the
+// file. See docs/tls.md.
 #pragma once
 
 #include <gio/gio.h>

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "transport/tls_crl.h"
 #include "vscard/transport_error.h"
 
 namespace vscard {
@@ -99,16 +100,14 @@ std::shared_ptr<const TlsCredentials> TlsCredentials::load(const std::string& di
     credentials_error(error, dir, exists(dir) ? "not a directory" : "no such directory");
     return nullptr;
   }
-  // GIO's TLS API has no way to apply a CRL; accepting revoked certificates
-  // silently would be worse than refusing to start.
-  if (const std::string crl = path_in(dir, kCaCrl); exists(crl)) {
-    credentials_error(error, crl,
-                      "certificate revocation lists are not supported by vscard; remove the file "
-                      "or use a directory without it");
-    return nullptr;
-  }
   auto database = load_ca(path_in(dir, kCaCert), error);
   if (!database) return nullptr;
+  // GIO's TLS API cannot apply a CRL: the handshake checks the peer against it
+  // (transport/tls_crl.h); here the file must parse and be signed by the CA.
+  if (const std::string crl = path_in(dir, kCaCrl);
+      exists(crl) && !transport::check_crl_file(crl, path_in(dir, kCaCert), error)) {
+    return nullptr;
+  }
 
   GObjectPtr<GTlsCertificate> certificate;
   if (endpoint == Endpoint::Server) {

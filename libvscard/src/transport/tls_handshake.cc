@@ -13,6 +13,7 @@
 #include <string>
 
 #include "transport/socket_util.h"
+#include "transport/tls_crl.h"
 #include "vscard/transport_error.h"
 
 namespace vscard::transport {
@@ -22,6 +23,7 @@ struct TlsHandshake::State : std::enable_shared_from_this<State> {
   std::string peer;         // for messages
   std::string server_name;  // client: the name checked
   std::string ca_path;
+  std::string crl_path;  // ca-crl.pem beside ca_path, if the file exists
   bool have_certificate = false;
   GObjectPtr<GIOStream> tls;
   GObjectPtr<GCancellable> cancellable{g_cancellable_new()};
@@ -136,6 +138,18 @@ struct TlsHandshake::State : std::enable_shared_from_this<State> {
     const bool ok = g_tls_connection_handshake_finish(G_TLS_CONNECTION(source), result, error.out());
     if (state->cancelled) return;
     auto done = std::move(state->done);
+    if (ok && !state->crl_path.empty()) {
+      GTlsCertificate* peer_cert = g_tls_connection_get_peer_certificate(G_TLS_CONNECTION(source));
+      if (auto serial = revoked_serial(peer_cert, state->crl_path)) {
+        g_io_stream_close(state->tls.get(), nullptr, nullptr);
+        GErrorPtr verdict;
+        set_transport_error(verdict.out(), TransportError::TlsRevoked,
+                            ("TLS handshake with " + state->peer + " failed: " + state->whose() +
+                             " (serial " + *serial + ") is revoked by " + state->crl_path)
+                                .c_str());
+        return done(nullptr, std::move(verdict));
+      }
+    }
     if (ok) return done(std::move(state->tls), GErrorPtr());
     GErrorPtr verdict;
     state->explain(error.get(), verdict.out());
@@ -205,6 +219,13 @@ std::string ca_path_of(const TlsCredentials& credentials) {
   return result;
 }
 
+std::string crl_path_of(const TlsCredentials& credentials) {
+  gchar* path = g_build_filename(credentials.dir().c_str(), "ca-crl.pem", nullptr);
+  std::string result = g_file_test(path, G_FILE_TEST_EXISTS) ? path : "";
+  g_free(path);
+  return result;
+}
+
 std::shared_ptr<TlsHandshake> fail_now(const std::string& peer, GError* error, TlsHandshake::Done& done) {
   GErrorPtr verdict;
   g_set_error(verdict.out(), VSCARD_TRANSPORT_ERROR, static_cast<int>(TransportError::TlsHandshake),
@@ -224,6 +245,7 @@ std::shared_ptr<TlsHandshake> TlsHandshake::client(GIOStream* base, const TlsCli
   state->peer = peer;
   state->server_name = server_name;
   state->ca_path = ca_path_of(*options.credentials);
+  state->crl_path = crl_path_of(*options.credentials);
   state->have_certificate = options.credentials->certificate() != nullptr;
   // An IP literal is given as a socket address: the certificate must list it as
   // an IP SAN, and no SNI is sent (an IP in SNI is not allowed, RFC 6066 3).
@@ -254,6 +276,7 @@ std::shared_ptr<TlsHandshake> TlsHandshake::server(GIOStream* base, const TlsSer
   state->server = true;
   state->peer = "client " + peer;
   state->ca_path = ca_path_of(*options.credentials);
+  state->crl_path = crl_path_of(*options.credentials);
   state->have_certificate = true;
   GError* error = nullptr;
   state->tls.reset(g_tls_server_connection_new(base, options.credentials->certificate(), &error));

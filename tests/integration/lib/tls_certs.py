@@ -55,3 +55,22 @@ def issue_expired(ca_dir, out_dir, prefix, cn, dns="localhost", ip="127.0.0.1"):
          "--load-ca-certificate", os.path.join(ca_dir, "ca-cert.pem"),
          "--load-ca-privkey", os.path.join(ca_dir, "ca-key.pem"),
          "--template", template, "--outfile", f"{prefix}-cert.pem", cwd=out_dir)
+
+
+def make_crl(ca_dir, out_path, revoked_cert_paths):
+    """A PEM CRL signed by ca_dir's CA revoking the given certificates (certtool,
+    package gnutls-bin), written to out_path (ca-crl.pem in QEMU's layout)."""
+    tmp = os.path.dirname(out_path)
+    os.makedirs(tmp, exist_ok=True)
+    template = os.path.join(tmp, "crl.tmpl")
+    with open(template, "w") as f:
+        f.write("crl_next_update = 30\ncrl_number = 1\n")
+    revoked = os.path.join(tmp, "revoked.pem")
+    with open(revoked, "w") as out:
+        for p in revoked_cert_paths:
+            with open(p) as f:
+                out.write(f.read())
+    load = ["--load-certificate", revoked] if revoked_cert_paths else []
+    _run("certtool", "--generate-crl", "--load-ca-privkey", os.path.join(ca_dir, "ca-key.pem"),
+         "--load-ca-certificate", os.path.join(ca_dir, "ca-cert.pem"), *load,
+         "--template", template, "--outfile", out_path, cwd=tmp)
