@@ -3,7 +3,7 @@
 
 #include <gnutls/x509.h>
 
-#include <vector>
+#include <cstring>
 
 #include "vscard/transport_error.h"
 
