@@ -15,14 +15,14 @@
 # Environment:
 #   VSCARD_FUZZ_RUNS   executions per target, overriding the table in
 #                      tests/fuzz/meson.build (e.g. 20000 for a quick local run)
-#   VSCARD_FUZZ_MAX_SECONDS  wall-clock cap per target (default 300): a target that
+#   VSCARD_FUZZ_MAX_SECONDS  wall-clock cap per target (default 180): a target that
 #                      reaches it stops early, is reported, and is not a failure.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: $0 FUZZ_BUILD_DIR RESULTS.jsonl}" && pwd)
 results=${2:?usage: $0 FUZZ_BUILD_DIR RESULTS.jsonl}
-max_seconds=${VSCARD_FUZZ_MAX_SECONDS:-300}
+max_seconds=${VSCARD_FUZZ_MAX_SECONDS:-180}
 list="$build/tests/fuzz/fuzz-targets.txt"
 work="$build/fuzz-work"
 mkdir -p "$work"
