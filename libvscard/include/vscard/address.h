@@ -15,7 +15,10 @@
 #include <string>
 #include <string_view>
 
+#include "vscard/export.h"
+
 namespace vscard {
+VSCARD_API_BEGIN
 
 struct Address {
   enum class Kind { Tcp, Unix };
@@ -49,4 +52,5 @@ struct Address {
   friend bool operator==(const Address&, const Address&) = default;
 };
 
+VSCARD_API_END
 }  // namespace vscard

@@ -9,7 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "vscard/export.h"
+
 namespace vscard {
+VSCARD_API_BEGIN
 
 // ISO 7816-4 5.1 (Table 1 and 5.2): the seven command cases.
 enum class ApduCase { Case1, Case2Short, Case3Short, Case4Short, Case2Extended,
@@ -54,4 +57,5 @@ std::string to_hex(std::span<const std::uint8_t> bytes);
 // Parses hex, ignoring spaces, colons and tabs. nullopt on an odd digit count or a non-hex character.
 std::optional<std::vector<std::uint8_t>> from_hex(std::string_view text);
 
+VSCARD_API_END
 }  // namespace vscard

@@ -15,7 +15,10 @@
 #include <string>
 #include <string_view>
 
+#include "vscard/export.h"
+
 namespace vscard {
+VSCARD_API_BEGIN
 
 // ISO 7816-3 limits an ATR to 33 bytes (TS included).
 inline constexpr std::size_t kIsoMaxAtrSize = 33;
@@ -64,4 +67,5 @@ bool qemu_accepts_atr(std::span<const std::uint8_t> atr);
 // "T=0", "T=1", "T=0,T=1", ... for logs and reports ("none" if no bit is set).
 std::string protocols_to_string(const AtrInfo& info);
 
+VSCARD_API_END
 }  // namespace vscard

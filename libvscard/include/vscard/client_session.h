@@ -7,7 +7,8 @@
 //
 //   ClientSession session(options, [&](const ClientEvent& e) { ... });
 //   auto reader = session.add_reader("Virtual Reader");
-//   transport.write(session.pending_output()); session.consume_output(n);
+//   Bytes out = session.pending_output();  // or let a SessionLink write it
+//   transport.write(out); session.consume_output(out.size());
 //
 // Views inside an event (APDU bytes, names) are valid only during the handler call.
 // The handler may call any command method of the session it is called from.
@@ -24,8 +25,10 @@
 
 #include "vscard/decoder.h"
 #include "vscard/message.h"
+#include "vscard/export.h"
 
 namespace vscard {
+VSCARD_API_BEGIN
 
 // A reader as the client knows it; stays valid for the session's lifetime and
 // across restart(). The host's ReaderId for it is assigned later.
@@ -227,4 +230,5 @@ class ClientSession {
   std::vector<PendingFlush> flushes_;
 };
 
+VSCARD_API_END
 }  // namespace vscard

@@ -25,8 +25,10 @@
 
 #include "vscard/keepalive.h"
 #include "vscard/message.h"
+#include "vscard/export.h"
 
 namespace vscard {
+VSCARD_API_BEGIN
 
 struct CloseReason {
   enum class Kind {
@@ -101,4 +103,5 @@ class Connection {
   std::shared_ptr<Impl> impl_;
 };
 
+VSCARD_API_END
 }  // namespace vscard

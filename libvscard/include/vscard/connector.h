@@ -3,12 +3,20 @@
 // jitter while the peer is not there yet -- and again, via reconnect(), after
 // a connection has gone away.
 //
-//   vscard::Connector connector(options,
-//       [&](std::unique_ptr<vscard::Connection> c) { conn = std::move(c);
-//                                                    session.restart(); link.bind(...); },
-//       [&](const GError* e, std::optional<std::chrono::milliseconds> retry) { log... });
+//   vscard::Connector connector(
+//       options,
+//       [&](std::unique_ptr<vscard::Connection> c) {
+//         link.reset();  // the old link goes before its connection
+//         conn = std::move(c);
+//         session.restart();
+//         link.emplace(session, *conn, [&](const vscard::CloseReason&) {
+//           connector.reconnect();  // when the connection closes
+//         });
+//       },
+//       [&](const GError* e, std::optional<std::chrono::milliseconds> retry) {
+//         g_warning("%s", e->message);
+//       });
 //   connector.start();
-//   // when the connection closes: connector.reconnect();
 #pragma once
 
 #include <gio/gio.h>
@@ -21,8 +29,10 @@
 #include "vscard/address.h"
 #include "vscard/connection.h"
 #include "vscard/tls.h"
+#include "vscard/export.h"
 
 namespace vscard {
+VSCARD_API_BEGIN
 
 // Delay before retry n (n = 0 for the first retry):
 //   min(max, initial * multiplier^n), then scaled by a random factor in
@@ -85,4 +95,5 @@ class Connector {
 // credentials files).
 bool transport_error_is_permanent(const GError* error);
 
+VSCARD_API_END
 }  // namespace vscard

@@ -20,8 +20,10 @@
 #include <vector>
 
 #include "vscard/message.h"
+#include "vscard/export.h"
 
 namespace vscard {
+VSCARD_API_BEGIN
 
 enum class DecodeStatus {
   NeedMoreInput,  // all input consumed, no complete message yet
@@ -84,4 +86,5 @@ class Decoder {
   DecodeError fatal_ = DecodeError::None;
 };
 
+VSCARD_API_END
 }  // namespace vscard

@@ -2,7 +2,7 @@
 // takes: every GObject, GError, GSource and GMainContext is released by RAII.
 //
 //   vscard::GErrorPtr error;
-//   auto listener = vscard::Listener::create(address, options, on_accept, error.out());
+//   auto listener = vscard::Listener::create(address, options, on_accept, on_reject, error.out());
 //   if (!listener) g_printerr("vschost: %s\n", error->message);
 #pragma once
 
@@ -11,7 +11,10 @@
 #include <memory>
 #include <utility>
 
+#include "vscard/export.h"
+
 namespace vscard {
+VSCARD_API_BEGIN
 
 struct GObjectUnref {
   void operator()(gpointer object) const { g_object_unref(object); }
@@ -75,4 +78,5 @@ class GErrorPtr {
   GError* error_ = nullptr;
 };
 
+VSCARD_API_END
 }  // namespace vscard

@@ -17,12 +17,14 @@
 
 #include "vscard/decoder.h"
 #include "vscard/message.h"
+#include "vscard/export.h"
 
 namespace vscard {
+VSCARD_API_BEGIN
 
 struct HostPolicy {
   enum class Mode {
-    // What QEMU 7.2's ccid-card-passthru does (DESIGN.md, measured): every
+    // What QEMU 7.2's ccid-card-passthru does (measured; session/qemu_policy.h): every
     // ReaderAdd gets Error(success) with reader id 0, QEMU's check_atr and
     // 40-byte cap, Error(general) for types it does not handle, Init answered
     // even when malformed, and nothing answered ever again once QEMU's 64 KiB
@@ -179,4 +181,5 @@ class HostSession {
   std::string text_;  // composed text for events (valid during the handler call)
 };
 
+VSCARD_API_END
 }  // namespace vscard

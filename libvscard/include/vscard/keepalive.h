@@ -12,7 +12,10 @@
 #include <string>
 #include <string_view>
 
+#include "vscard/export.h"
+
 namespace vscard {
+VSCARD_API_BEGIN
 
 struct Keepalive {
   int idle = 0;      // TCP_KEEPIDLE, 1..32767 seconds (Linux's limit)
@@ -28,4 +31,5 @@ struct Keepalive {
   friend bool operator==(const Keepalive&, const Keepalive&) = default;
 };
 
+VSCARD_API_END
 }  // namespace vscard

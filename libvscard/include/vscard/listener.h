@@ -18,8 +18,10 @@
 #include "vscard/address.h"
 #include "vscard/connection.h"
 #include "vscard/tls.h"
+#include "vscard/export.h"
 
 namespace vscard {
+VSCARD_API_BEGIN
 
 class Listener {
  public:
@@ -67,4 +69,5 @@ class Listener {
   std::shared_ptr<Impl> impl_;
 };
 
+VSCARD_API_END
 }  // namespace vscard

@@ -4,6 +4,23 @@
 // and APDU bytes, Reconnect's strings, an Unknown message's payload) are views:
 // a decoded message's views point into the Decoder's buffer or into the bytes
 // that were fed to it, and stay valid until the next call to Decoder::next().
+//
+// Who sends what (libcacard's vscard_common.h; docs/protocol.md tables it):
+//   both ways       Init (each side once, the client first), Error, APDU
+//                   (host -> client: a command; client -> host: its response)
+//   client -> host  ReaderAdd, ReaderRemove, ATR, CardRemove, FlushComplete
+//   host -> client  Flush, Reconnect (extension, only after both Inits carry
+//                   kCapabilityReconnect)
+// Ordering rules the sessions enforce:
+//   - the host answers ReaderAdd, ATR, CardRemove and ReaderRemove with Error,
+//     in the order it received them: every Error answers the oldest request not
+//     yet answered (ClientSession matches them so; QEMU answers in order);
+//   - one ReaderAdd outstanding at a time; a successful one's Error(success)
+//     carries the new reader id in its header;
+//   - the host sends one APDU per reader at a time; the client answers each
+//     with an APDU (the response) or an Error, in order;
+//   - a Flush is answered by FlushComplete once every APDU received before it
+//     has been answered.
 #pragma once
 
 #include <array>
@@ -14,8 +31,10 @@
 #include <vector>
 
 #include "vscard/protocol.h"
+#include "vscard/export.h"
 
 namespace vscard {
+VSCARD_API_BEGIN
 
 using Bytes = std::span<const std::uint8_t>;
 
@@ -92,4 +111,5 @@ std::size_t payload_size(const Message& message);
 [[nodiscard]] bool encode(const Message& message, std::vector<std::uint8_t>& out,
                           std::size_t max_message_size = kDefaultMaxMessageSize);
 
+VSCARD_API_END
 }  // namespace vscard

@@ -7,7 +7,10 @@
 #include <string>
 #include <string_view>
 
+#include "vscard/export.h"
+
 namespace vscard {
+VSCARD_API_BEGIN
 
 // `bytes` with everything a terminal or a line-oriented reader could act on
 // made visible: well-formed, printable UTF-8 passes unchanged; a backslash
@@ -19,4 +22,5 @@ namespace vscard {
 // The result is one line of valid UTF-8 without control characters.
 std::string printable(std::string_view bytes);
 
+VSCARD_API_END
 }  // namespace vscard

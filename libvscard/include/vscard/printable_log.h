@@ -6,7 +6,10 @@
 
 #include <glib.h>
 
+#include "vscard/export.h"
+
 namespace vscard {
+VSCARD_API_BEGIN
 
 // A GLib structured-log writer that passes the MESSAGE field through
 // printable() and then writes like g_log_writer_default(): log lines carry
@@ -20,4 +23,5 @@ GLogWriterOutput printable_log_writer(GLogLevelFlags level, const GLogField* fie
 std::string format_log_fields_printable(GLogLevelFlags level, const GLogField* fields,
                                         gsize n_fields);
 
+VSCARD_API_END
 }  // namespace vscard

@@ -9,7 +9,10 @@
 #include <cstdint>
 #include <string_view>
 
+#include "vscard/export.h"
+
 namespace vscard {
+VSCARD_API_BEGIN
 
 // Every message starts with three big-endian uint32: type, reader_id, length.
 inline constexpr std::size_t kHeaderSize = 12;
@@ -80,4 +83,5 @@ inline constexpr std::uint32_t kCapabilityReconnect = 1u << 0;
 // Reconnect (extension): two NUL-padded 128-byte fields, host then port.
 inline constexpr std::size_t kReconnectFieldSize = 128;
 
+VSCARD_API_END
 }  // namespace vscard

@@ -32,7 +32,10 @@
 
 #include <cstddef>
 
+#include "vscard/export.h"
+
 namespace vscard {
+VSCARD_API_BEGIN
 
 // The CCID RDR_to_PC_DataBlock header QEMU puts before every response
 // (CCID 1.1 section 6.2.1).
@@ -54,4 +57,5 @@ constexpr bool qemu_reader_mishandles_response(std::size_t response_size) {
          response_size + kCcidHeaderSize == kQemuBulkPacketSize;
 }
 
+VSCARD_API_END
 }  // namespace vscard

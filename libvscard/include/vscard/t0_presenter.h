@@ -23,7 +23,10 @@
 #include <variant>
 #include <vector>
 
+#include "vscard/export.h"
+
 namespace vscard {
+VSCARD_API_BEGIN
 
 // When commands are translated to T=0 and the ATR rewritten to offer T=0.
 enum class T0Translation {
@@ -89,4 +92,5 @@ class T0Presenter {
   std::unique_ptr<State> state_;
 };
 
+VSCARD_API_END
 }  // namespace vscard

@@ -24,8 +24,10 @@
 #include <string>
 
 #include "vscard/glib_ptr.h"
+#include "vscard/export.h"
 
 namespace vscard {
+VSCARD_API_BEGIN
 
 // True if GIO has a TLS backend. Otherwise false and `error` (TlsUnavailable)
 // says to install glib-networking.
@@ -75,4 +77,5 @@ struct TlsServerOptions {
   bool verify_peer = true;
 };
 
+VSCARD_API_END
 }  // namespace vscard

@@ -10,7 +10,10 @@
 
 #include <glib.h>
 
+#include "vscard/export.h"
+
 namespace vscard {
+VSCARD_API_BEGIN
 
 GQuark transport_error_quark();
 #define VSCARD_TRANSPORT_ERROR (::vscard::transport_error_quark())
@@ -33,4 +36,5 @@ enum class TransportError : int {
 // Shorthand for g_set_error_literal(error, VSCARD_TRANSPORT_ERROR, code, message).
 void set_transport_error(GError** error, TransportError code, const char* message);
 
+VSCARD_API_END
 }  // namespace vscard

@@ -33,8 +33,10 @@
 #include <vector>
 
 #include "vscard/message.h"
+#include "vscard/export.h"
 
 namespace vscard::vpcd {
+VSCARD_API_BEGIN
 
 // The length field is 16 bits: no frame carries more than this.
 inline constexpr std::size_t kMaxFrameData = 0xFFFF;
@@ -126,4 +128,5 @@ std::string_view to_string(EncodeError error);
 // Appends a 1-byte control frame (the reader side).
 void encode_control(Control control, std::vector<std::uint8_t>& out);
 
+VSCARD_API_END
 }  // namespace vscard::vpcd

@@ -1,0 +1,62 @@
+"""libvscard.so exports its API and nothing else.
+
+The library is built with hidden visibility (libvscard/meson.build) and the
+installed headers mark what is public (vscard/export.h). `nm -D --defined-only`
+lists what the shared library exports; demangled, every symbol must be:
+- in namespace vscard:: and not in one of the internal namespaces of src/
+  (wire::, session::, transport::, present::, qemu::) nor an anonymous one, or
+- a weak instantiation of a standard-library template or typeinfo/vtable the
+  compiler emits for API types (those cannot be hidden from a C++ ABI).
+"""
+import os
+import pathlib
+import re
+import subprocess
+import unittest
+
+INTERNAL = re.compile(r"vscard::(wire|session|transport|present|qemu)::|\(anonymous namespace\)")
+
+
+def exported(library):
+    out = subprocess.run(["nm", "-D", "--defined-only", "-C", str(library)], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    symbols = []
+    for line in out.splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) == 3:
+            symbols.append((parts[1], parts[2]))
+    return symbols
+
+
+class ExportedSymbolsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        build = pathlib.Path(os.environ.get("VSCARD_BUILD_DIR", ""))
+        cls.library = build / "libvscard" / "libvscard.so"
+
+    def setUp(self):
+        if not self.library.exists():
+            self.skipTest(f"SKIPPED: {self.library} was not built")
+
+    def test_no_internal_symbol_is_exported(self):
+        leaked = [name for _, name in exported(self.library) if INTERNAL.search(name)]
+        self.assertEqual(leaked, [], "internal symbols exported by libvscard.so")
+
+    def test_every_strong_symbol_is_vscard_api(self):
+        # T (code) and D/B/R (data) are what the library defines itself; W/V/u
+        # are template instantiations and typeinfo the ABI shares.
+        strong = [(kind, name) for kind, name in exported(self.library) if kind in "TDBR"]
+        self.assertTrue(strong, "no symbols at all: nm read the wrong file?")
+        foreign = [name for kind, name in strong
+                   if not re.match(r"(vscard::|(typeinfo|typeinfo name|vtable) for vscard::)", name)]
+        self.assertEqual(foreign, [], "exported symbols outside the vscard:: API")
+
+    def test_the_api_is_exported(self):
+        names = {name for _, name in exported(self.library)}
+        for wanted in ("vscard::ClientSession::receive", "vscard::HostSession::receive",
+                       "vscard::encode", "vscard::Connection::write", "vscard::parse_atr"):
+            self.assertTrue(any(n.startswith(wanted + "(") for n in names), wanted)
+
+
+if __name__ == "__main__":
+    unittest.main()
