@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import unittest
+from ports import free_port
 
 SOURCE_ROOT = pathlib.Path(__file__).resolve().parents[2]
 MARKER = "<!-- doc-test: run -->"
@@ -39,14 +40,6 @@ def runnable_blocks():
             line = text.count("\n", 0, match.start()) + 1
             blocks.append((f"{doc.relative_to(SOURCE_ROOT)}:{line}", match.group(1)))
     return blocks
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class DocCommandsTest(unittest.TestCase):

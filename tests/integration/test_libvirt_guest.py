@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.join(HERE, "qemu"))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 import guest_runner  # noqa: E402
 from guest_testing import GUEST_TIMEOUT, guest  # noqa: E402
+from ports import free_port
 
 SOFT_CARD_ATR = "3b:7a:18:00:00:73:66:74:65:20:63:64:31:34:34"
 DOMAIN = "vscard-libvirt-test"
@@ -59,14 +60,6 @@ DOMAIN_XML = """<domain type='qemu'>
   </devices>
 </domain>
 """
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class LibvirtGuestTest(unittest.TestCase):

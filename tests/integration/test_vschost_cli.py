@@ -15,17 +15,10 @@ import subprocess
 import tempfile
 import time
 import unittest
+from ports import free_port
 
 SOURCE_ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = SOURCE_ROOT / "docs" / "examples" / "piv-style.vsc"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class VschostCliTest(unittest.TestCase):

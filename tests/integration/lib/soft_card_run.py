@@ -17,16 +17,9 @@ import subprocess
 
 import cac
 import openssl_check
+from ports import free_port
 
 NICKNAMES = ["vscard-soft-id", "vscard-soft-signature", "vscard-soft-encryption"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def hexs(data):

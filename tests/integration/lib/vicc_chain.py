@@ -12,15 +12,7 @@ import socket
 
 import export_chain as ec
 import pcsc_env
-
-
-def free_port():
-    """A TCP port free on 127.0.0.1 now (for vicc -R, which cannot be given 0)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from ports import free_port
 
 
 class ViccChain:
