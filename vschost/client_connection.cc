@@ -80,6 +80,14 @@ void ClientConnection::on_session_event(const HostEvent& event) {
             for (HostObserver* o : observers) o->card_inserted(ReaderRef{id_, e.id}, e.atr, e.accepted);
             return true;
           },
+          [&](const he::CardReset& e) {
+            // The ATR answering a power-on/reset we sent (CardControl extension):
+            // observers see it as VSCard's ATR means, "card insertion or reset".
+            g_info("client %" G_GUINT64_FORMAT " (%s): reader %u answered power on/reset with an ATR (%s)",
+                   id_, peer_.c_str(), e.id, e.accepted ? "accepted" : "refused");
+            for (HostObserver* o : observers) o->card_inserted(ReaderRef{id_, e.id}, e.atr, e.accepted);
+            return true;
+          },
           [&](const he::CardRemoved& e) {
             finish_pending(e.id, std::nullopt, std::nullopt);
             for (HostObserver* o : observers) o->card_removed(ReaderRef{id_, e.id});

@@ -62,6 +62,7 @@ struct Harness {
   FuzzedDataProvider& fdp;
   HostPolicy policy;
   bool injected = false;  // raw bytes went in: violations are then expected
+  bool card_control_sent = false;
   std::vector<ReaderId> host_readers_seen;
   std::vector<ReaderHandle> owed;  // client readers with an APDU to answer
 
@@ -74,6 +75,7 @@ struct Harness {
                                : HostPolicy::multi(fdp.ConsumeIntegralInRange<std::uint32_t>(1, 4));
     ClientSession::Options options;
     options.capabilities = fdp.ConsumeBool() ? kCapabilityReconnect : 0;
+    if (fdp.ConsumeBool()) options.capabilities |= kCapabilityCardControl;
     client = std::make_unique<ClientSession>(options, [this](const ClientEvent& e) { on_client(e); });
     new_host();
   }
@@ -93,8 +95,18 @@ struct Harness {
         FUZZ_CHECK(client->send_apdu_response(a->reader, ok));
         owed.pop_back();
       }
+    } else if (const auto* cc = std::get_if<client_event::CardControlReceived>(&e)) {
+      // Power on / warm reset: answer with a fuzzed ATR, as a card source would
+      // (or sometimes not at all: the host then keeps refusing APDUs).
+      FUZZ_CHECK(client->negotiated(kCapabilityCardControl));
+      if (card_control_wants_atr(cc->event) && fdp.ConsumeBool()) {
+        const auto atr = some_bytes(48);
+        (void)client->send_reset_atr(cc->reader, atr);
+      }
     } else if (const auto* v = std::get_if<client_event::ProtocolViolation>(&e)) {
       if (!strict()) return;
+      // A power event crossing our CardRemove on the wire (docs/protocol.md).
+      if (v->what.find("reader without a card") != std::string_view::npos) return;
       if (!injected) std::fprintf(stderr, "client violation: %.*s\n", int(v->what.size()), v->what.data());
       FUZZ_CHECK(injected);
     } else if (const auto* c = std::get_if<client_event::Closed>(&e)) {
@@ -110,6 +122,8 @@ struct Harness {
       // QEMU serves one reader per connection: our client may add a second one
       // (it then gets ReaderRejected), and the QEMU-policy host reports it.
       if (policy.mode == HostPolicy::Mode::Qemu && v->what.starts_with("second ReaderAdd")) return;
+      // A reset's ATR crossing a CardRemove + new card (docs/protocol.md, CardControl).
+      if (card_control_sent && v->what.starts_with("ATR for a reader that has a card")) return;
       if (!strict()) return;
       if (!injected) std::fprintf(stderr, "host violation: %.*s\n", int(v->what.size()), v->what.data());
       FUZZ_CHECK(injected);
@@ -164,7 +178,7 @@ struct Harness {
   }
 
   void step() {
-    const int op = fdp.ConsumeIntegralInRange<int>(0, 15);
+    const int op = fdp.ConsumeIntegralInRange<int>(0, 16);
     // SESSION_PAIR_TRACE=1 prints the schedule when replaying a crash input.
     static const bool trace = std::getenv("SESSION_PAIR_TRACE") != nullptr;
     if (trace) std::fprintf(stderr, "op %d (client readers %zu)\n", op, client->reader_count());
@@ -215,6 +229,17 @@ struct Harness {
         injected = true;
         const auto junk = some_bytes(200);
         if (!client->closed()) client->receive(junk);
+        break;
+      }
+      case 14: {
+        // Codes 0 and 7 are outside CardControlEvent: the host must refuse them.
+        const auto code = fdp.ConsumeIntegralInRange<std::uint32_t>(0, 7);
+        const CardControlResult r = host->send_card_control(pick_id(), static_cast<CardControlEvent>(code));
+        if (r == CardControlResult::Sent) {
+          FUZZ_CHECK(is_known_card_control_event(code));
+          FUZZ_CHECK(host->client_capabilities().has(kCapabilityCardControl));
+          card_control_sent = true;
+        }
         break;
       }
       default:

@@ -250,9 +250,10 @@ TEST(HostQemu, FlushCompletesWithoutQemusErrorWhenAsked) {
 
 // --- Multi policy ---
 
-TEST(HostMulti, AdvertisesReconnectAndRefusesASecondInit) {
+TEST(HostMulti, AdvertisesItsExtensionsAndRefusesASecondInit) {
   Host h(HostPolicy::multi(2));
-  EXPECT_EQ(h.feed(wire(1, 0, init_payload(2, 1))), wire(1, kU, init_payload(2, 1)));
+  EXPECT_EQ(h.feed(wire(1, 0, init_payload(2, 1))),
+            wire(1, kU, init_payload(2, kCapabilityReconnect | kCapabilityCardControl)));
   EXPECT_EQ(h.feed(wire(1, 0, init_payload(2, 1))), general(0));
   EXPECT_TRUE(h.log.has_kind("ProtocolViolation"));
 }

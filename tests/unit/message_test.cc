@@ -80,9 +80,9 @@ TEST(Names, TypesAndErrorCodes) {
   EXPECT_EQ(to_string(MessageType::Apdu), "APDU");
   EXPECT_EQ(to_string(static_cast<MessageType>(99)), "Unknown");
   EXPECT_EQ(to_string(ErrorCode::CannotAddMoreReaders), "cannot add more readers");
-  EXPECT_TRUE(is_known_type(10));
+  EXPECT_TRUE(is_known_type(11));
   EXPECT_FALSE(is_known_type(0));
-  EXPECT_FALSE(is_known_type(11));
+  EXPECT_FALSE(is_known_type(12));
 }
 
 }  // namespace

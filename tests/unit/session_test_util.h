@@ -95,6 +95,10 @@ inline std::string describe(const ClientEvent& event) {
     std::string operator()(const ReconnectRequested& e) {
       return "ReconnectRequested " + std::string(e.host) + ":" + std::string(e.port);
     }
+    std::string operator()(const CardControlReceived& e) {
+      return "CardControlReceived reader=" + std::to_string(e.reader) + " event=" +
+             std::string(to_string(e.event));
+    }
     std::string operator()(const HostError& e) {
       return "HostError id=" + std::to_string(e.id) + " code=" + std::to_string(e.code);
     }
@@ -129,6 +133,10 @@ inline std::string describe(const HostEvent& event) {
              " accepted=" + std::to_string(e.accepted);
     }
     std::string operator()(const CardRemoved& e) { return "CardRemoved id=" + std::to_string(e.id); }
+    std::string operator()(const CardReset& e) {
+      return "CardReset id=" + std::to_string(e.id) + " atr=" + hex(e.atr) +
+             " accepted=" + std::to_string(e.accepted);
+    }
     std::string operator()(const ApduResponse& e) {
       return "ApduResponse id=" + std::to_string(e.id) + " response=" + hex(e.response);
     }

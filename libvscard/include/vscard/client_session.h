@@ -74,6 +74,15 @@ struct ReconnectRequested {
   std::string_view host;
   std::string_view port;
 };
+// Extension: a power or reader-session event for the card in `reader` (only
+// if both Inits carry kCapabilityCardControl and the client's Options asked for
+// it). PowerOn and WarmReset are answered with send_reset_atr() (the card's new
+// ATR) or, if the card does not come up, remove_card(). docs/protocol.md has
+// the rules the session already applied (unknown reader, no card, APDU owed).
+struct CardControlReceived {
+  ReaderHandle reader = 0;
+  CardControlEvent event = CardControlEvent::PowerOff;
+};
 // An Error from the host that answers nothing we sent, or answers a
 // CardRemove/ReaderRemove with a failure code.
 struct HostError {
@@ -96,6 +105,7 @@ using ClientEvent =
     std::variant<client_event::HostInit, client_event::ReaderAccepted,
                  client_event::ReaderRejected, client_event::AtrRejected,
                  client_event::ApduReceived, client_event::ReconnectRequested,
+                 client_event::CardControlReceived,
                  client_event::HostError, client_event::ProtocolViolation,
                  client_event::Closed>;
 
@@ -103,7 +113,9 @@ class ClientSession {
  public:
   struct Options {
     // Capability word 0 of our Init; the Reconnect extension is on by default
-    // (QEMU ignores capability bits it does not know).
+    // (QEMU ignores capability bits it does not know). kCapabilityCardControl
+    // is off unless the owner can act on power events (it must then answer
+    // PowerOn/WarmReset with send_reset_atr()).
     std::uint32_t capabilities = kCapabilityReconnect;
     std::size_t max_message_size = kDefaultMaxMessageSize;
   };
@@ -140,6 +152,11 @@ class ClientSession {
   // Answers the outstanding APDU of `reader`. False if none is outstanding.
   bool send_apdu_response(ReaderHandle reader, Bytes response);
   bool send_error(ReaderHandle reader, ErrorCode code);
+  // Answers a CardControlReceived PowerOn/WarmReset with the card's ATR after
+  // the reset (the ATR message, "card insertion or reset"). The host answers it
+  // with an Error as any ATR. False if no reset answer is owed on the reader or
+  // the ATR does not fit a message.
+  bool send_reset_atr(ReaderHandle reader, Bytes atr);
 
   // Starts over on a new connection: discards pending output and any partial
   // input, queues Init, and re-announces every reader not removed (and its
@@ -171,6 +188,7 @@ class ClientSession {
   struct ReaderBook {
     bool atr_sent = false;           // the host has seen the current card's ATR
     bool remove_requested = false;   // remove_reader() while ReaderAdd was outstanding
+    bool reset_atr_owed = false;     // a PowerOn/WarmReset waits for send_reset_atr()
     std::vector<std::uint64_t> apdu_seqs;  // sequence numbers of owed answers, oldest first
   };
   // What each Error from the host answers, oldest first (QEMU answers in order).
@@ -197,6 +215,7 @@ class ClientSession {
   void handle_reader_add_reply(ReaderHandle handle, ReaderId id, std::uint32_t code);
   void handle_apdu(ReaderId id, Bytes apdu);
   void handle_flush(ReaderId id);
+  void handle_card_control(ReaderId id, std::uint32_t code);
   void start_next_reader_add();
   void send_removal(ReaderHandle handle);
   bool answer_apdu(ReaderHandle handle, const Message& answer);

@@ -42,6 +42,7 @@ enum class DecodeError {
   ReaderNameNotUtf8,       // ReaderAdd name is not valid UTF-8 (or holds a NUL)
   ReconnectBadLength,      // Reconnect payload is not 2 x 128 bytes
   ReconnectNotTerminated,  // a Reconnect field has no NUL terminator
+  CardControlBadLength,    // CardControl payload is not exactly 4 bytes
 };
 
 // One line for logs, e.g. "Init magic is not VSCD".

@@ -47,6 +47,21 @@ struct HostPolicy {
   }
 };
 
+// What send_card_control() did; every value but Sent is a refusal, and nothing
+// was sent.
+enum class CardControlResult {
+  Sent,
+  NotNegotiated,    // Qemu policy, or the client's Init lacked kCapabilityCardControl
+  UnknownReader,
+  UnknownEvent,     // a code outside CardControlEvent
+  NoCard,           // power events need a card in the reader
+  ApduOutstanding,  // power events wait for the APDU's answer (ordering)
+  AtrOutstanding,   // the answer to an earlier PowerOn/WarmReset has not come
+  NotPowered,       // WarmReset needs a powered card (ISO 7816-3 6.2.3)
+  Closed,
+};
+std::string_view to_string(CardControlResult result);
+
 namespace host_event {
 // The client's Init (answered already). `magic_ok` false: QEMU answers anyway.
 struct ClientInit {
@@ -75,6 +90,14 @@ struct CardInserted {
 };
 struct CardRemoved {
   ReaderId id = 0;
+};
+// Extension: the ATR answering our send_card_control(PowerOn/WarmReset);
+// `accepted` tells what the host answered (Multi: ISO 7816-3 parse_atr). A
+// refused ATR leaves the card present but unpowered.
+struct CardReset {
+  ReaderId id = 0;
+  Bytes atr;
+  bool accepted = false;
 };
 // The client's answer to send_apdu().
 struct ApduResponse {
@@ -105,6 +128,7 @@ struct Closed {
 using HostEvent =
     std::variant<host_event::ClientInit, host_event::ReaderAdded, host_event::ReaderRefused,
                  host_event::ReaderRemoved, host_event::CardInserted, host_event::CardRemoved,
+                 host_event::CardReset,
                  host_event::ApduResponse, host_event::ApduError, host_event::FlushCompleted,
                  host_event::ProtocolViolation, host_event::Closed>;
 
@@ -130,6 +154,11 @@ class HostSession {
   // Extension: only if the client's Init advertised kCapabilityReconnect
   // (never in Qemu mode). False otherwise, or if a field does not fit.
   bool request_reconnect(std::string_view host, std::string_view port);
+  // Extension: sends CardControl(event) for reader `id`, only if the client's
+  // Init advertised kCapabilityCardControl (never in Qemu mode). PowerOff
+  // unpowers the card (send_apdu refuses until PowerOn); PowerOn/WarmReset
+  // expect the client's ATR (CardReset), and send_apdu refuses until it came.
+  CardControlResult send_card_control(ReaderId id, CardControlEvent event);
 
   struct ReaderInfo {
     ReaderId id = 0;
@@ -137,6 +166,8 @@ class HostSession {
     bool card_present = false;
     std::vector<std::uint8_t> atr;
     bool apdu_outstanding = false;
+    bool powered = true;          // false after PowerOff (CardControl extension)
+    bool atr_outstanding = false; // PowerOn/WarmReset sent, ATR not yet received
   };
   const std::vector<ReaderInfo>& readers() const { return readers_; }
   const ReaderInfo* reader(ReaderId id) const;

@@ -84,6 +84,12 @@ struct Reconnect {
   std::string_view host;
   std::string_view port;
 };
+// Extension: a power or reader-session event for the card in a reader. The
+// code is kept raw: a peer may send a value outside CardControlEvent.
+struct CardControl {
+  std::uint32_t code = 0;
+  CardControlEvent event() const { return static_cast<CardControlEvent>(code); }
+};
 // Any type number this library does not know; QEMU answers it with Error(general).
 struct Unknown {
   std::uint32_t type = 0;
@@ -91,7 +97,7 @@ struct Unknown {
 };
 
 using Body = std::variant<Init, Error, ReaderAdd, ReaderRemove, Atr, CardRemove, Apdu,
-                          Flush, FlushComplete, Reconnect, Unknown>;
+                          Flush, FlushComplete, Reconnect, CardControl, Unknown>;
 
 struct Message {
   ReaderId reader_id = kUndefinedReaderId;

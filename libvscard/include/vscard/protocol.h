@@ -52,13 +52,14 @@ enum class MessageType : std::uint32_t {
   Flush = 8,
   FlushComplete = 9,
   Reconnect = 10,
+  CardControl = 11,
 };
 
 // Name of a message type ("Init", "APDU", ...), or "Unknown" for any other value.
 std::string_view to_string(MessageType type);
 
 // True if `raw` is one of the types above.
-constexpr bool is_known_type(std::uint32_t raw) { return raw >= 1 && raw <= 10; }
+constexpr bool is_known_type(std::uint32_t raw) { return raw >= 1 && raw <= 11; }
 
 // Error codes (libcacard's VSCErrorCode). The code travels as a big-endian uint32.
 enum class ErrorCode : std::uint32_t {
@@ -79,6 +80,28 @@ inline constexpr ReaderId kMinimalReaderId = 0;
 // Capability bits of Init's first capability word. QEMU and libcacard send 0;
 // a bit set here is only acted on when both peers' Inits carry it.
 inline constexpr std::uint32_t kCapabilityReconnect = 1u << 0;
+// CardControl (type 11): power and reader-session events host -> client.
+inline constexpr std::uint32_t kCapabilityCardControl = 1u << 1;
+
+// CardControl's event codes (one big-endian u32 payload; docs/protocol.md).
+// Power events change the card's state and PowerOn/WarmReset are answered by
+// the card's new ATR; the reader events only tell the card's owner that an
+// application's session started or ended.
+enum class CardControlEvent : std::uint32_t {
+  PowerOff = 1,
+  PowerOn = 2,           // cold reset (ISO 7816-3 6.2.2)
+  WarmReset = 3,         // ISO 7816-3 6.2.3
+  ReaderInUse = 4,
+  ReaderNotInUse = 5,
+  ReaderExclusive = 6,
+};
+constexpr bool is_known_card_control_event(std::uint32_t raw) { return raw >= 1 && raw <= 6; }
+// True for the events the client answers with an ATR.
+constexpr bool card_control_wants_atr(CardControlEvent e) {
+  return e == CardControlEvent::PowerOn || e == CardControlEvent::WarmReset;
+}
+// "power off", "power on", "warm reset", "reader in use", ... or "unknown event".
+std::string_view to_string(CardControlEvent event);
 
 // Reconnect (extension): two NUL-padded 128-byte fields, host then port.
 inline constexpr std::size_t kReconnectFieldSize = 128;

@@ -135,6 +135,7 @@ void ClientSession::handle(const Message& message) {
           [&](const Error& e) { handle_error(message.reader_id, e.code); },
           [&](const Apdu& a) { handle_apdu(message.reader_id, a.data); },
           [&](const Flush&) { handle_flush(message.reader_id); },
+          [&](const CardControl& c) { handle_card_control(message.reader_id, c.code); },
           [&](const Reconnect& r) {
             if (negotiated(kCapabilityReconnect)) {
               emit(client_event::ReconnectRequested{r.host, r.port});
@@ -278,6 +279,46 @@ void ClientSession::complete_flushes() {
     ++done;
   }
   if (done > 0) flushes_.erase(flushes_.begin(), flushes_.begin() + static_cast<std::ptrdiff_t>(done));
+}
+
+// The CardControl extension's rules (docs/protocol.md, "CardControl"): every
+// refusal is a ProtocolViolation and nothing is sent, because no Error may go
+// out that the host would match against an APDU.
+void ClientSession::handle_card_control(ReaderId id, std::uint32_t code) {
+  if (!negotiated(kCapabilityCardControl)) {
+    violation("CardControl from a host without the negotiated capability; ignored");
+    return;
+  }
+  if (!is_known_card_control_event(code)) {
+    text_ = "CardControl with unknown event code " + std::to_string(code) + "; ignored";
+    violation(text_);
+    return;
+  }
+  const auto event = static_cast<CardControlEvent>(code);
+  const auto handle = find_active(id);
+  if (!handle) {
+    text_ = "CardControl for reader id " + std::to_string(id) +
+            ", which this client does not have; ignored";
+    violation(text_);
+    return;
+  }
+  const bool power = event == CardControlEvent::PowerOff || card_control_wants_atr(event);
+  if (power) {
+    const ReaderInfo& r = readers_[*handle];
+    if (!r.card_present) {
+      // A race with our CardRemove: the host learns there is no card from it.
+      violation("CardControl power event for a reader without a card; ignored");
+      return;
+    }
+    if (r.outstanding_apdus > 0) {
+      // The host must not overtake its own APDU (it cannot know whether the
+      // card ran it); the APDU stays owed and its answer goes out as usual.
+      violation("CardControl power event while an APDU is outstanding; ignored");
+      return;
+    }
+    private_[*handle].reset_atr_owed = card_control_wants_atr(event);
+  }
+  emit(client_event::CardControlReceived{*handle, event});
 }
 
 }  // namespace vscard

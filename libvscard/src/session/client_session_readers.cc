@@ -75,6 +75,20 @@ bool ClientSession::insert_card(ReaderHandle handle, Bytes atr) {
   return true;
 }
 
+bool ClientSession::send_reset_atr(ReaderHandle handle, Bytes atr) {
+  if (handle >= readers_.size()) return false;
+  ReaderInfo& r = readers_[handle];
+  ReaderBook& book = private_[handle];
+  if (!book.reset_atr_owed || !r.card_present || r.state != ReaderState::Active) return false;
+  if (atr.size() > options_.max_message_size - std::min(options_.max_message_size, kHeaderSize)) {
+    return false;
+  }
+  r.atr.assign(atr.begin(), atr.end());
+  book.reset_atr_owed = false;
+  book.atr_sent = send_expecting(Message{r.id, Atr{r.atr}}, Expect::Atr, handle);
+  return true;
+}
+
 bool ClientSession::remove_card(ReaderHandle handle) {
   if (handle >= readers_.size()) return false;
   ReaderInfo& r = readers_[handle];
@@ -87,6 +101,7 @@ bool ClientSession::remove_card(ReaderHandle handle) {
   r.card_present = false;
   r.atr.clear();
   book.atr_sent = false;
+  book.reset_atr_owed = false;
   return true;
 }
 

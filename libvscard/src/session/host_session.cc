@@ -142,6 +142,7 @@ bool HostSession::send_apdu(ReaderId id, Bytes apdu) {
   if (closed_) return false;
   ReaderInfo* r = find(id);
   if (r == nullptr || !r->card_present || r->apdu_outstanding) return false;
+  if (!r->powered || r->atr_outstanding) return false;
   // QEMU always sends APDUs with VSCARD_MINIMAL_READER_ID (its only reader).
   const ReaderId wire_id = policy_.mode == HostPolicy::Mode::Qemu ? kMinimalReaderId : id;
   if (!send(Message{wire_id, Apdu{apdu}})) return false;
@@ -161,6 +162,48 @@ bool HostSession::request_reconnect(std::string_view host, std::string_view port
     return false;
   }
   return send(Message{kUndefinedReaderId, Reconnect{host, port}});
+}
+
+std::string_view to_string(CardControlResult result) {
+  switch (result) {
+    case CardControlResult::Sent: return "sent";
+    case CardControlResult::NotNegotiated: return "the client did not advertise the CardControl capability";
+    case CardControlResult::UnknownReader: return "no such reader";
+    case CardControlResult::UnknownEvent: return "unknown event code";
+    case CardControlResult::NoCard: return "no card in the reader";
+    case CardControlResult::ApduOutstanding: return "an APDU to the card is outstanding";
+    case CardControlResult::AtrOutstanding: return "the ATR answering the last power on/reset has not come";
+    case CardControlResult::NotPowered: return "the card is powered off";
+    case CardControlResult::Closed: return "the session is closed";
+  }
+  return "unknown result";
+}
+
+CardControlResult HostSession::send_card_control(ReaderId id, CardControlEvent event) {
+  using R = CardControlResult;
+  if (closed_) return R::Closed;
+  if (policy_.mode == HostPolicy::Mode::Qemu || !client_init_received_ ||
+      !client_capabilities_.has(kCapabilityCardControl)) {
+    return R::NotNegotiated;
+  }
+  const auto code = static_cast<std::uint32_t>(event);
+  if (!is_known_card_control_event(code)) return R::UnknownEvent;
+  ReaderInfo* r = find(id);
+  if (r == nullptr) return R::UnknownReader;
+  const bool wants_atr = card_control_wants_atr(event);
+  if (wants_atr || event == CardControlEvent::PowerOff) {
+    if (!r->card_present) return R::NoCard;
+    if (r->apdu_outstanding) return R::ApduOutstanding;
+    if (r->atr_outstanding) return R::AtrOutstanding;
+    if (event == CardControlEvent::WarmReset && !r->powered) return R::NotPowered;
+  }
+  if (!send(Message{id, CardControl{code}})) return R::Closed;
+  if (event == CardControlEvent::PowerOff) r->powered = false;
+  if (wants_atr) {
+    r->powered = true;
+    r->atr_outstanding = true;
+  }
+  return R::Sent;
 }
 
 }  // namespace vscard

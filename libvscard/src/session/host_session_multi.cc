@@ -79,7 +79,7 @@ void HostSession::handle_multi(const Decoded& d) {
               return;
             }
             Init reply;
-            reply.capabilities.words[0] = kCapabilityReconnect;
+            reply.capabilities.words[0] = kCapabilityReconnect | kCapabilityCardControl;
             send(Message{kUndefinedReaderId, reply});
             client_init_received_ = true;
             client_capabilities_ = init.capabilities;
@@ -112,6 +112,16 @@ void HostSession::handle_multi(const Decoded& d) {
           [&](const Atr& atr) {
             ReaderInfo* r = find(rid);
             if (r == nullptr) return unknown_reader("ATR");
+            if (r->card_present && r->atr_outstanding) {
+              // The answer to our PowerOn/WarmReset (CardControl extension).
+              const bool accepted = parse_atr(atr.atr).has_value();
+              send_error(rid, accepted ? ErrorCode::Success : ErrorCode::General);
+              r->atr_outstanding = false;
+              r->powered = accepted;
+              if (accepted) r->atr.assign(atr.atr.begin(), atr.atr.end());
+              emit(host_event::CardReset{rid, atr.atr, accepted});
+              return;
+            }
             if (r->card_present) {
               send_error(rid, ErrorCode::CardAlreadyInserted);
               violation("ATR for a reader that has a card; answered Error(card already inserted)");
@@ -132,6 +142,8 @@ void HostSession::handle_multi(const Decoded& d) {
             if (r->card_present) {
               r->card_present = false;
               r->atr.clear();
+              r->powered = true;
+              r->atr_outstanding = false;
               emit(host_event::CardRemoved{rid});
             }
           },
@@ -155,7 +167,7 @@ void HostSession::handle_multi(const Decoded& d) {
             violation("FlushComplete with no Flush outstanding; answered Error(general)");
           },
           [&](const auto&) {
-            // Flush and Reconnect only travel host to client; unknown types.
+            // Flush, Reconnect and CardControl only travel host to client; unknown types.
             send_error(rid, ErrorCode::General);
             text_ = "message type " + std::to_string(m.type()) +
                     " is not one a host accepts; answered Error(general)";

@@ -93,6 +93,10 @@ void parse_payload(const DecodedHeader& header, Bytes payload, Decoded& d) {
       d.message.body = Reconnect{*host, *port};
       return;
     }
+    case static_cast<std::uint32_t>(MessageType::CardControl):
+      if (payload.size() != 4) return set_malformed(d, DecodeError::CardControlBadLength);
+      d.message.body = CardControl{wire::load_be32(payload.data())};
+      return;
     default:
       d.message.body = Unknown{header.type, payload};
       return;
@@ -122,6 +126,7 @@ std::string_view to_string(DecodeError error) {
     case DecodeError::ReaderNameNotUtf8: return "ReaderAdd name is not valid UTF-8";
     case DecodeError::ReconnectBadLength: return "Reconnect payload is not two 128-byte fields";
     case DecodeError::ReconnectNotTerminated: return "Reconnect field is not NUL-terminated";
+    case DecodeError::CardControlBadLength: return "CardControl payload is not 4 bytes";
   }
   return "unknown decode error";
 }

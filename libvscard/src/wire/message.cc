@@ -46,6 +46,7 @@ std::uint32_t Message::type() const {
           [](const Flush&) { return raw(MessageType::Flush); },
           [](const FlushComplete&) { return raw(MessageType::FlushComplete); },
           [](const Reconnect&) { return raw(MessageType::Reconnect); },
+          [](const CardControl&) { return raw(MessageType::CardControl); },
           [](const Unknown& u) { return u.type; },
       },
       body);
@@ -60,6 +61,7 @@ std::size_t payload_size(const Message& message) {
             return 8 + 4 * words;
           },
           [](const Error&) -> std::size_t { return 4; },
+          [](const CardControl&) -> std::size_t { return 4; },
           [](const ReaderAdd& m) -> std::size_t { return m.name.size(); },
           [](const Atr& m) -> std::size_t { return m.atr.size(); },
           [](const Apdu& m) -> std::size_t { return m.data.size(); },
@@ -92,6 +94,7 @@ bool encode(const Message& message, std::vector<std::uint8_t>& out,
             }
           },
           [&](const Error& m) { append_be32(out, m.code); },
+          [&](const CardControl& m) { append_be32(out, m.code); },
           [&](const ReaderAdd& m) { append_bytes(out, m.name.data(), m.name.size()); },
           [&](const Atr& m) { append_bytes(out, m.atr.data(), m.atr.size()); },
           [&](const Apdu& m) { append_bytes(out, m.data.data(), m.data.size()); },

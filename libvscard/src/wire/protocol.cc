@@ -14,6 +14,7 @@ std::string_view to_string(MessageType type) {
     case MessageType::Flush: return "Flush";
     case MessageType::FlushComplete: return "FlushComplete";
     case MessageType::Reconnect: return "Reconnect";
+    case MessageType::CardControl: return "CardControl";
   }
   return "Unknown";
 }
@@ -26,6 +27,18 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::CardAlreadyInserted: return "card already inserted";
   }
   return "unknown error code";
+}
+
+std::string_view to_string(CardControlEvent event) {
+  switch (event) {
+    case CardControlEvent::PowerOff: return "power off";
+    case CardControlEvent::PowerOn: return "power on";
+    case CardControlEvent::WarmReset: return "warm reset";
+    case CardControlEvent::ReaderInUse: return "reader in use";
+    case CardControlEvent::ReaderNotInUse: return "reader not in use";
+    case CardControlEvent::ReaderExclusive: return "reader exclusive";
+  }
+  return "unknown event";
 }
 
 }  // namespace vscard
