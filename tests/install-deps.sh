@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs the Debian 12 packages listed in tests/ci-packages.txt that are missing.
 # Needs root (apt-get); does nothing when everything is present.
 set -euo pipefail

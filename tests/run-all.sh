@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The project's test command (README "Quick start", called by .ci/run).
 #
 # On Debian 12, as root: installs every package in tests/ci-packages.txt that is

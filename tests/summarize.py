@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Sums every test case run by `meson test` in one or more build directories.
 
 Usage: summarize.py BUILD_DIR... [--extra RESULTS.json]...

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient's main loop (see app.h).
 #include "app.h"
 

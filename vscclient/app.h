@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // App: vscclient's main loop -- card sources -> Bridge -> ClientSession ->
 // SessionLink -> Connection, with a Connector that reconnects, the stdin
 // command line, and the exit sequence.

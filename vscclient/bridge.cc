@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Card sources <-> ClientSession (see bridge.h).
 #include "bridge.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Bridge: card sources on one side, a ClientSession on the other.
 //
 // Readers and cards reported by any CardSource become ReaderAdd/ATR/CardRemove/

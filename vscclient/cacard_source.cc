@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // libcacard card source (see cacard_source.h).
 #include "cacard_source.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // CacardSource: readers and cards emulated by libcacard (NSS soft cards from
 // certificates, and NSS/PKCS#11 hardware tokens with use_hw=yes).
 //

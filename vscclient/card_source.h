@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A card source: where vscclient's readers and cards come from.
 //
 // Three sources implement it: CacardSource (libcacard: NSS soft cards, NSS/PKCS#11

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The stdin command line of libcacard's vscclient: `insert [id]`, `remove [id]`,
 // `select id`, `list`, `debug [level]`, `exit`, and ours: `allow-pin` (--pin-guard).
 // Parsing only; the App runs them.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Builds and checks libcacard emulator argument strings (see emul_args.h).
 #include "emul_args.h"
 

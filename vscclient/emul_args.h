@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // libcacard's emulator argument string (the anchor's `-e`), as vscclient builds
 // and checks it. libcacard's vcard_emul_options() stays the parser of record;
 // this file only builds the string for -c/--cert/--soft-card and pulls out the

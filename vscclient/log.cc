@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Log level filter (see log.h).
 #include "log.h"
 

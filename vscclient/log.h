@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient's log levels over GLib structured logging (DESIGN: -v/-d levels).
 //   0: messages, warnings and errors
 //   1: + debug from vscclient and libvscard ("vscclient", "vscard" domains)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient: feeds smart cards to a VSCard host (QEMU's ccid-card-passthru).
 #include <clocale>
 #include <cstdio>

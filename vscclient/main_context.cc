@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // MainContextPoster and WorkerPool (see main_context.h).
 #include "main_context.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Handing work from worker threads to the main GMainContext.
 //
 // DESIGN: blocking card I/O runs on worker threads and its results are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // NSS error text for log lines.
 #include "nss_handles.h"
 

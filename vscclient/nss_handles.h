@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // RAII owners for the NSS objects vscclient creates (STYLE: no raw frees).
 #pragma once
 

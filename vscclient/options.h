@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient's command line: libcacard vscclient's options (the anchor:
 // `vscclient [-e EMUL_ARGS] [-c CERTNAME]... [-d LEVEL] [-p] HOST PORT`) plus
 // GNU long options. `--help` documents every one.

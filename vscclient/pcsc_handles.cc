@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // RAII for libpcsclite handles (see pcsc_handles.h).
 #include "pcsc_handles.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // RAII for libpcsclite handles, and the error facts the PC/SC source acts on.
 //
 // pcsc-lite serializes calls per context, and SCardGetStatusChange holds its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // PcscMonitor (see pcsc_monitor.h).
 #include "pcsc_monitor.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // PcscMonitor: one thread that learns readers and cards from pcscd.
 //
 // It blocks in SCardGetStatusChange (no polling) on the readers selected by a

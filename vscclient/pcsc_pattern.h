@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Which PC/SC readers `vscclient --pcsc[=PATTERN]` bridges.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // PcscReaderWorker (see pcsc_reader_worker.h).
 #include "pcsc_reader_worker.h"
 

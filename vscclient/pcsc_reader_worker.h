@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // PcscReaderWorker: the thread that talks to the card in one PC/SC reader.
 //
 // One worker per reader, so a slow card (or a long SCardTransmit) never stalls

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // PcscSource (see pcsc_source.h).
 #include "pcsc_source.h"
 

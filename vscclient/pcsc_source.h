@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // PcscSource: `vscclient --pcsc[=PATTERN]`, real cards in local PC/SC readers,
 // bridged with raw APDUs through libpcsclite (not through libcacard's emulation).
 //

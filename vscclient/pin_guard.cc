@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // PinGuard (see pin_guard.h for the rule and its trade-off).
 #include "pin_guard.h"
 

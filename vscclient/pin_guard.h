@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // PinGuard: keeps a guest from using up the last tries of the user's PIN.
 //
 // A VSCard host (a QEMU guest) sends the card any APDU it likes, VERIFY

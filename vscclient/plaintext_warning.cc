@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Plaintext-connection warning rule (see plaintext_warning.h).
 #include "plaintext_warning.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // When vscclient warns that a connection is not encrypted: TCP without TLS to a
 // host that is not this machine. PIN-bearing VERIFY commands cross such a link
 // in the clear (DESIGN: security defaults).

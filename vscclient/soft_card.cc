@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Creates the --soft-card NSS database with the NSS API (see soft_card.h).
 #include "soft_card.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // --soft-card: an NSS database with three self-signed RSA-2048 certificates and
 // their private keys, created once per user and emulated as a CAC by libcacard.
 //

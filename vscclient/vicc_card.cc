@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ViccCard: the rules are in vicc_card.h.
 #include "vicc_card.h"
 

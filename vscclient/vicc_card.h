@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ViccCard: the reader side of one vpcd connection to a card program (vicc,
 // jcardsim, vpicc-rs...), as a sans-I/O state machine (no sockets, no GLib).
 // ViccSource (vicc_source.h) runs one per connected card and does the I/O.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ViccSource (see vicc_source.h).
 #include "vicc_source.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ViccSource: `vscclient --vicc` and `--vicc-connect`, cards from programs that
 // speak vsmartcard's vpcd protocol (vicc, jcardsim, vpicc-rs...), with no pcscd.
 // vscclient plays vpcd's part, the reader side (docs/vicc.md).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // run(): vschost's main loop, from parsed options to an exit status.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ClientConnection: one client of vschost: its Connection, its HostSession, the
 // SessionLink that drives them, and (with --script) its ScriptRunner. Session
 // events are routed once, in on_session_event(), while the session is inside

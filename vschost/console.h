@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Console: the interactive commands read from stdin (list, send, flush,
 // reconnect, quit), for a developer poking at a client by hand.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // EventLog: --report json's event stream, one JSON object per line on stdout
 // (docs/vschost.md lists the events and their fields).
 #pragma once

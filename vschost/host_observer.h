@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // HostObserver: what vschost's parts (event log, script runs, interactive
 // console, PC/SC export) learn about clients, readers and cards. HostServer
 // calls every registered observer, on the main context, after the session has

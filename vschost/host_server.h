@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // HostServer: vschost's listeners and clients. One ClientConnection (one
 // HostSession) per accepted connection; observers hear about every client,
 // reader and card. The seam for other parts (PC/SC export, the console):

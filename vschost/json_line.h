@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Building one JSON object on one line (for --report json), without a JSON library.
 #pragma once
 

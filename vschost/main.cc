@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vschost: a VSCard host for testing smart-card clients (docs/vschost.md).
 #define G_LOG_DOMAIN "vschost"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vschost's command line (GOption): parsed and checked, or one error line.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Pattern semantics (docs/vschost-scripts.md): head matches from the first byte,
 // tail ends at the last byte, a star takes whatever lies between; without a
 // star the lengths must agree exactly. StatusWord patterns look at SW1 SW2 only.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Matching a card's response against a script pattern, and building commands
 // from literal bytes and variables.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "qemu_limits.h"
 
 #include "vscard/apdu.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What QEMU's usb-ccid reader would mishandle of what a client sends, so that
 // vschost in --mode qemu can tell client authors before a real guest fails
 // (issue 13). Pure: the checks are functions, and QemuLimitsWatch turns the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Report formats. TAP: version 13 with a YAML block for failures
 // (testanything.org/tap-version-13-specification). JUnit: the de-facto schema
 // Jenkins and GitLab read: <testsuites><testsuite><testcase><failure|skipped>.

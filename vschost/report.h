@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Script results as text lines, TAP, JUnit XML or JSON lines (--report).
 #pragma once
 

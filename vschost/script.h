@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The APDU script model: what vschost's script files say, after parsing.
 // The format is documented in docs/vschost-scripts.md; parse_script() builds
 // this model, ScriptRunner executes it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Reading a script file: unreadable files and syntax errors become one line
 // ("x.vsc:3: expected hex digits, found '0G'") for the command line.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Lexing of script lines: blanks, quotes, comments, hex bytes.
 #include "script_lexer.h"
 

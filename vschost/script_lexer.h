@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Tokens of one script line, and hex helpers shared by the parser.
 #pragma once
 

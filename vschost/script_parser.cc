@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // parse_script(): the line-oriented APDU script format of docs/vschost-scripts.md.
 //
 // Every line is independent: a keyword, its arguments, optional `timeout=D`, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Step semantics of docs/vschost-scripts.md.
 #include "script_runner.h"
 

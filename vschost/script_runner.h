@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ScriptRunner: executes a parsed script against one client's readers and cards.
 //
 // Sans-I/O like HostSession: the program tells it what happened (readers

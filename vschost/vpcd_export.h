@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // VpcdExport: vschost --export-pcsc. Hands the cards of connected VSCard clients
 // to the local pcscd through vsmartcard's vpcd driver, so PC/SC applications
 // (OpenSC, pcsc_scan, scdaemon, PKCS#11 users) see them in "Virtual PCD 00 0N":

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ExportSlot: the rules are in vpcd_export_slot.h.
 #include "vpcd_export_slot.h"
 

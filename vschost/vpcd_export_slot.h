@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ExportSlot: the card side of one vpcd slot, as a sans-I/O state machine (no
 // sockets, no GLib). vschost --export-pcsc runs one per vpcd slot; the I/O glue
 // (vpcd_export.cc) feeds it what happens and carries out what it asks for.

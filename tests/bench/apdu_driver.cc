@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // apdu_driver: the host side of the bridge benchmark. Listens on loopback,
 // starts the client command given after `--` (with {port} replaced by the
 // port), speaks VSCard to it through vscard::HostSession over a blocking

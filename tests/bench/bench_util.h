@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Helpers shared by the round-trip benchmark programs (tests/bench/README.md):
 // a monotonic clock, latency statistics, /proc readings and a tiny JSON writer.
 // Header-only: each program is one .cc file plus this.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A realistic CAC session, as a middleware logging in with a CAC would run it:
 // select each of the three PKI applets and read its certificate, VERIFY the
 // PIN, then one RSA-2048 signature with the signature key. Written against a

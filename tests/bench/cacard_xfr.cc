@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // cacard_xfr: libcacard's own cost per APDU, in-process, with the same soft
 // card vscclient --soft-card emulates (same NSS database, same emulator
 // arguments: vscclient/soft_card.h, vscclient/emul_args.h). This is the card's

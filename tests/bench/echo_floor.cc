@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // echo_floor: the floor every VSCard round trip stands on. Two processes on
 // loopback TCP (TCP_NODELAY, blocking sockets): the parent sends a 12+N byte
 // message (a VSCard header plus an N-byte command APDU), the child reads it

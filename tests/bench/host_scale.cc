@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // host_scale: vschost's HostServer (the same listener, ClientConnection and
 // HostSession the program runs) under N concurrent clients. Every card that
 // arrives gets APDUs back to back through HostServer::transmit(), as vschost's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // load_client: N VSCard clients in one process for host_scale. Each
 // connection is a vscard::ClientSession with one reader and a card (the CAC
 // ATR libcacard emulates) that answers every APDU itself with 90 00 at once,

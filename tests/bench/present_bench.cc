@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // T0Presenter's own cost per guest command (vscard/t0_presenter.h), against
 // copying the same command and response into fresh vectors, which is what the
 // bridge does for every APDU anyway. tests/bench/README.md explains the rows.

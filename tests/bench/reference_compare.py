@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """run-bench.sh --reference PATH: our vscclient against another VSCard client
 that takes vscclient's command line (libcacard's vscclient, built by hand out
 of tree: tests/bench/README.md), in one run, under the same host driver

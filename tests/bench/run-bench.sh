@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Round-trip benchmarks (issue 10): bridge overhead against the loopback floor,
 # a CAC session, host scaling, vscclient idle. See tests/bench/README.md.
 #   tests/bench/run-bench.sh [--quick] [--out FILE] [--sections LIST] [--no-pcsc]

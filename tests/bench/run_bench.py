@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Round-trip benchmarks of issue 10, in one run: bridge overhead against the
 loopback floor, a realistic CAC session, host scaling, vscclient idle.
 

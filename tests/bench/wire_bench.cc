@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Wire-layer throughput: encode and decode of APDU messages (payloads of 5, 261,
 // 4096 and 65524 bytes) and of header-only messages (Flush), against memcpy of
 // the same bytes in the same run. tests/bench/README.md explains the figures.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // worker_hop: the cost of the one thread hop a bridged APDU takes, alone.
 // vscclient runs each card operation as a job on its WorkerPool
 // (vscclient/main_context.h: a GThreadPool lane, then the result posted back

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # README demo: installs what is missing, builds, and shows VSCard at work.
 # It runs vschost with a script that reads the card vscclient --soft-card feeds
 # it, and prints what the host saw (tests/demo/soft_card_demo.py).

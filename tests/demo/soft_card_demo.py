@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """README demo: vschost (QEMU's behaviour) reads a card that vscclient --soft-card
 feeds it, and this prints what the host saw. Exit status 0 only if all of it
 worked. Usage: soft_card_demo.py BUILD_DIR | --bindir DIR (installed programs)"""

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Fuzz target: command APDU parsing (ISO 7816-4 section 5), status words, hex
 // helpers, and the PIN redaction of log lines.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Fuzz target: the ATR parser (ISO 7816-3 section 8) and QEMU's acceptance rule.
 //
 // An ATR comes from the client (a card, or a hostile peer) in an ATR message, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Fuzz target: the incremental Decoder must not depend on where the input is split.
 //
 // The input is cut into chunks whose sizes the fuzzer also chooses (consumed from

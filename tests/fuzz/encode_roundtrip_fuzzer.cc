@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Fuzz target: decode -> encode -> decode is stable.
 //
 // Every message the Decoder accepts must re-encode within the limit it was

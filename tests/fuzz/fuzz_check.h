@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Helpers shared by the libFuzzer targets.
 //
 // FUZZ_CHECK is an assertion that survives NDEBUG: a broken invariant must end

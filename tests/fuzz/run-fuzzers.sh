@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs every libFuzzer target of a fuzz build for a bounded number of executions.
 #
 # Usage: tests/fuzz/run-fuzzers.sh FUZZ_BUILD_DIR RESULTS.jsonl

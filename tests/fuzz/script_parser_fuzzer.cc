@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Fuzz target: vschost's APDU script parser and pattern matcher.
 //
 // A script is a file the user hands to vschost; a typo or garbage must give one

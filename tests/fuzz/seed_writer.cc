@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Writes the fuzzers' seed corpora from the unit tests' byte vectors
 // (tests/unit/wire_vectors.h), so that the seeds follow the vectors.
 //

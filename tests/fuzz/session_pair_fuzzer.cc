@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Fuzz target: ClientSession and HostSession talking to each other, with the
 // fuzzer as the network and both applications.
 //

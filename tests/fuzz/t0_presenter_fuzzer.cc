@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Fuzz target: T0Presenter (vscard/t0_presenter.h) between a hostile guest and a
 // hostile card.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Regenerates tests/fuzz/corpus/ from tests/unit/wire_vectors.h.
 # Usage: tests/fuzz/update-corpus.sh FUZZ_BUILD_DIR   (a build set up with -Dfuzz=true)
 set -euo pipefail

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Fuzz target: vscclient's ViccCard (vscclient/vicc_card.h), the reader side of
 // a vpcd connection, driven by a hostile card program.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Fuzz target: libvscard's vpcd frame codec (vscard/vpcd_frame.h).
 //
 // Either side may be the peer (vpcd, or a card program); what it sends is cut

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Test helper for atr_qemu_differential_test.py: reads one ATR per line as hex on
 // stdin (an empty line is the empty ATR) and prints, per line,
 //   "<1|0> <iso>"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vscard::qemu_accepts_atr() against the real QEMU 7.2 ccid-card-passthru.
 
 QEMU answers every ATR message with Error(success) when it takes the ATR and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vschost against clients that try to exhaust it (issue 9, fault injection):
 
 - many slow-loris clients each holding a header that announces the largest

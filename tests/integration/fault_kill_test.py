@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Peers killed in the middle of an APDU (issue 9, fault injection).
 
 The chain is all real processes:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A silent network partition between vscclient and its host (issue 9).
 
 The test builds its own network: a namespace for vscclient joined to the test's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vscclient's PC/SC layer (PcscMonitor, PcscReaderWorker) against the real
 pcscd + vsmartcard vpcd + vicc, driven through tests/integration/pcsc_probe.
 

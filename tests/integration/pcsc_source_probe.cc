@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // pcsc_source_probe: drives vscclient::PcscSource (the CardSource that
 // `vscclient --pcsc` uses) on a GMainLoop, with the same stdin/stdout lines as
 // pcsc_probe, so pcsc_layer_test.py checks the source's contract too: events

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The real PC/SC stack the PC/SC tests stand on: our pcscd, vpcd and vicc.
 
 If these fail, every vscclient --pcsc and vschost --export-pcsc test would fail

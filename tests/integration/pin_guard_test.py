@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vscclient --pin-guard against a real PC/SC stack (issue 9, PIN safety).
 
     lib/pin_card.py (PIN 1234, 3 tries) -> vpcd -> pcscd -> vscclient --pcsc

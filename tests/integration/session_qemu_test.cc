@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The sessions against the real QEMU 7.2 ccid-card-passthru (paused guest,
 // -S: its chardev still answers):
 // - HostSession's Qemu policy and QEMU get the same client bytes and must

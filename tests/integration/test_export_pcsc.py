@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vschost --export-pcsc against the real PC/SC stack (issue 7).
 
 card -> vscclient -> VSCard -> vschost --export-pcsc -> vpcd -> our pcscd -> OpenSC.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """libvscard.so exports its API and nothing else.
 
 The library is built with hidden visibility (libvscard/meson.build) and the

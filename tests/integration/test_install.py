@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """libvscard installs as a library another project can build against.
 
 `meson install --destdir` of the build under test into a temporary directory,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """End to end with a real QEMU guest, part 3: modern cards behind both USB
 controllers, through vscclient's DEFAULT options (issue 13).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """End to end with a real QEMU guest, part 1: the guest and the pipeline.
 
 A card fed over VSCard into QEMU 7.2's usb-ccid + ccid-card-passthru is used by

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """End to end with a real QEMU guest, part 2: vscclient -> QEMU -> guest.
 
 vscclient feeds the card (--soft-card, --pcsc from the host's pcscd + vpcd,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vscclient against a VSCard host played by the test (QEMU's side of the protocol).
 
 The real-peer counterparts are test_vscclient_qemu.py (QEMU 7.2's passthru) and,

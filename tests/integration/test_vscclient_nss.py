@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vscclient's -c/-e with NSS databases the test builds with certutil (package
 libnss3-tools), their failure modes, and use_hw with a SoftHSM2 token (package
 softhsm2) registered in the database with modutil.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vscclient --pcsc end to end (issue 6): vicc cards in our own pcscd's vpcd
 readers, bridged by vscclient --pcsc to vschost, which runs APDU scripts
 against them (--report json gives every event and APDU).

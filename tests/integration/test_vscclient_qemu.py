@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vscclient against the real peer: QEMU 7.2's ccid-card-passthru (paused, no guest).
 
 What QEMU's side shows without a guest: it accepts our Init, ReaderAdd and ATR

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vscclient over TLS (--tls-creds, QEMU's tls-creds-x509 file layout) to a host
 played by the test with Python's ssl module: server-only TLS, mutual TLS, and the
 failures (unknown CA, wrong name, missing client certificate) with their messages.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vscclient --vicc / --vicc-connect end to end (issue 14): vpcd card programs
 straight into a VSCard host, with no pcscd anywhere in these tests.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vscclient --vicc against hostile card programs (issue 14), no pcscd.
 
 A real card (Debian's vicc, iso7816) sits in reader "vicc 0"; card programs

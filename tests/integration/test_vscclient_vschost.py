@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vscclient --soft-card against the project's own host, `vschost --mode qemu
 --script`: the reader is added, the ATR accepted, a script selects the three CAC
 PKI applets, reads their certificate objects and has each key sign; the test then

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vschost under load and abuse: 100+ clients at once each running a short
 scripted exchange, and hostile clients (every malformed message kind of the
 wire layer, slow-loris partial headers, abrupt disconnects) that must neither

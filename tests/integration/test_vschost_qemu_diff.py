@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Differential test: vschost --mode qemu answers every client conversation with
 the same bytes as the real QEMU 7.2 ccid-card-passthru (and closes, or does not
 close, the connection at the same step).

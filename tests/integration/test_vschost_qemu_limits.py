@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vschost --mode qemu warns client authors about what QEMU's usb-ccid would
 mishandle (issue 13): an ATR that offers no T=0, a response of exactly 54 bytes
 (a 64-byte CCID message, which xHCI never releases) and a response over 374

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vschost --script: passing, failing and timed-out scripts, variables, each
 report format (TAP plan, JUnit XML that parses, JSON lines), and the clear
 errors of the command line. The client is lib/vscard_peer.py answering like a card."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vschost --tls-creds with our vscclient --tls-creds, both over GIO TLS: a mutual
 TLS session runs a script against the soft card; a client without a certificate
 and a client trusting another CA are refused, and vscclient says why.

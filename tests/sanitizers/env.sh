@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Sourced by tests/run-all.sh (and usable by hand: `. tests/sanitizers/env.sh`)
 # before running tests of a build made with -Db_sanitize=address,undefined.
 _san_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

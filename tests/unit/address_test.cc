@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Address: the QEMU-style text forms, the HOST PORT pair, and every malformed case.
 #include "vscard/address.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // APDU tests: every command case of ISO 7816-4 5.1 (short and extended), malformed
 // commands, status words, PIN redaction and the hex helpers.
 #include <gtest/gtest.h>

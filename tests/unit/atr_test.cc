@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ATR tests: real ATRs with their protocols, every ISO 7816-3 error, and QEMU
 // 7.2's acceptance rule case by case (hw/usb/ccid-card-passthru.c, check_atr()
 // and MAX_ATR_SIZE; see the rule restated in libvscard/src/wire/atr.cc).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The CardControl extension (docs/protocol.md, "CardControl (11)"): its wire
 // form, its negotiation (nothing new reaches a peer that did not ask), and the
 // state rules of both sessions, with hand-written bytes and with the two

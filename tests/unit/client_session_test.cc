@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ClientSession: handshake, reader and card announcements, APDUs, Flush,
 // Reconnect, restart, every host violation, driven by hand-written bytes
 // (session_pair_test.cc drives it against HostSession).

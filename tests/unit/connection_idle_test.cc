@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A connection made by Connector stays open while idle, whatever the connect
 // timeout: GSocketClient leaves its timeout on the socket as an I/O timeout,
 // which once ended every idle vscclient session after 20 s.

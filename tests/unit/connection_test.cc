@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Connection, Listener and Connector over real loopback sockets: TCP over IPv4
 // and IPv6, Unix sockets, the error messages, back-pressure, peer close, socket
 // options (read back with getsockopt) and reconnect with backoff.

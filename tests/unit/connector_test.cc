@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Connector: the backoff formula, connecting before the listener exists
 // (refused, backing off, then connected), reconnect after the peer goes away,
 // giving up after max_attempts, and stop().

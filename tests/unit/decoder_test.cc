@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Decoder tests: every vector whole, byte by byte and in random splits; a seeded
 // random round trip over all types and sizes; every malformed case.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The usage examples in libvscard's installed headers, mirrored line for line
 // so that they compile against the public API only (vscard/vscard.h, linked
 // with the shared library). When an example in a header changes, change it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // HostSession: QEMU-policy replies byte for byte as measured from QEMU 7.2
 // (libvscard/src/session/qemu_policy.h), the Multi policy's rules, the
 // commands, and every client violation.

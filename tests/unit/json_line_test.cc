@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vschost's JSON layer (vschost/json_line.cc): a JSON line always parses.
 #include "json_line.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Keepalive: the "idle,interval,count" parser. (That the options reach the
 // socket is checked with getsockopt in connection_test.)
 #include "vscard/keepalive.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A GoogleTest fixture with a private GMainContext pushed as thread-default, and
 // a helper that iterates it until a condition holds. The iteration limit is a
 // safety net so a broken test fails instead of hanging, not a timing assertion.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Encoder tests: byte-exact vectors from libcacard's vscard_common.h structs.
 #include <gtest/gtest.h>
 

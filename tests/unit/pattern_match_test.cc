@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // match() and build_command(): the response-pattern rules of docs/vschost-scripts.md.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscard::printable(): the one escaping rule for peer text (issue 18), and the
 // log writer's formatting that applies it to the MESSAGE field.
 #include "vscard/printable.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The response sizes QEMU's usb-ccid reader mishandles (vscard/qemu_reader.h).
 #include "vscard/qemu_reader.h"
 

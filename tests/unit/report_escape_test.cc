@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Peer text in every report format (issue 18): a reader name or client error
 // carrying line breaks, terminal escapes, C1 controls and invalid UTF-8 can
 // neither forge a line (a summary, a TAP result) nor reach the terminal raw.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // parse_script(): every keyword, the pattern forms, variables, timeouts, and a
 // file:line error for each kind of mistake (docs/vschost-scripts.md).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ScriptRunner with a fake client (readers, cards, responses) and a fake clock:
 // pass, fail, timeouts, variables, removal, flush and disconnects.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // SessionLink: a real ClientSession and a real HostSession talking over a real
 // loopback TCP connection through two links; a host that goes away in the
 // middle of a message; a session that closes itself.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ClientSession and HostSession driven against each other (bytes pumped both
 // ways until both are quiet), and the steady state of both measured with a
 // counting operator new: an APDU and its answer allocate nothing.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Helpers shared by the session tests: hand-written wire bytes, draining a
 // session's output, and events turned into one line of text each (events hold
 // views that expire after the handler call, so tests keep text copies).

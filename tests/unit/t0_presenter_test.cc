@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // T0Presenter against scripted cards: the guest's side behaves like T=0
 // middleware (OpenSC's sc_transmit: 61xx -> GET RESPONSE Le=xx, 6Cxx to a GET
 // RESPONSE -> the same with P3=xx), the card's side like a T=1 card (strict or

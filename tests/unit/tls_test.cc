@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // TLS over real loopback sockets with certificates generated at runtime by
 // certtool (gnutls-bin): plain server authentication, mutual TLS, and every
 // refusal with the error text a user would see. Also the credentials loader.

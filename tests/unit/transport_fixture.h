@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Helpers for transport tests: a loop fixture plus a listener that collects
 // accepted connections and a connector that collects results.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vschost/vpcd_export_slot: the card side of a vpcd slot (rules from vsmartcard's
 // vpcd.c / ifd-vpcd.c and vicc's VirtualSmartcard.py, see the header).
 #include "vpcd_export_slot.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // libvscard's vpcd codec: vsmartcard vpcd's 2-byte-length framing (vpcd.c, vpcd.h).
 #include "vscard/vpcd_frame.h"
 

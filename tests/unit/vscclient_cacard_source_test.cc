@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient/cacard_source.cc against libcacard for real, on a --soft-card database.
 // libcacard initializes once per process, so one fixture drives one source.
 #include "cacard_source.h"

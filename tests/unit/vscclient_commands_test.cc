@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient/commands.cc: libcacard vscclient's stdin commands.
 #include "commands.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient/emul_args.cc: the -c string and the checks before libcacard.
 #include "emul_args.h"
 

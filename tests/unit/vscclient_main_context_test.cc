@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // MainContextPoster and WorkerPool (vscclient/main_context.h): the promises the
 // card sources rely on — posted functions run later on the context, in order,
 // from any thread, never after the poster is gone.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient/options.cc: the anchor's command line and the long options.
 #include "options.h"
 

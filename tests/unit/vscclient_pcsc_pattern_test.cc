@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient/pcsc_pattern: which PC/SC readers --pcsc=PATTERN selects.
 #include "pcsc_pattern.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // PinGuard: VERIFY answers per reference, local refusal, allow-pin, release.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient/plaintext_warning.cc: which connections get the "PINs in the clear" warning.
 #include "plaintext_warning.h"
 

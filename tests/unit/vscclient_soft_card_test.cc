@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient/soft_card.cc: the --soft-card NSS database, checked with NSS itself.
 #include "soft_card.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient/vicc_card: the reader side of one vpcd connection (vpcd.c, ifd-vpcd.c).
 #include "vicc_card.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient/vicc_source: cards from vpcd card programs over real loopback
 // sockets, the card side played by the test (frames as vpcd.c reads them).
 #include "vicc_source.h"

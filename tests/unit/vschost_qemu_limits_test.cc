@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vschost --mode qemu's warnings about what QEMU's usb-ccid would mishandle
 // (vschost/qemu_limits.cc): response sizes by vscard::qemu_reader_mishandles_response,
 // ATRs that offer no T=0, and the observer that turns host events into warnings.

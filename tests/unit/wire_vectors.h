@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Byte-exact vectors for every message type, written by hand from the C structs
 // in libcacard's src/vscard_common.h (VSCMsgHeader + payload struct, all integers
 // big-endian) and what QEMU's ccid-card-passthru.c sends. Shared by the encoder

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Where to connect or listen: a TCP host and port, or a Unix socket path.
 //
 // The text forms are the ones QEMU's `-chardev socket` users know:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Command and response APDUs (ISO/IEC 7816-4 section 5): header, case, status words,
 // and PIN redaction for logs.
 #pragma once

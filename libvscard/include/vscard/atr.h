@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Answer-To-Reset parsing (ISO/IEC 7816-3 section 8) and QEMU's ATR acceptance rule.
 //
 // Two separate questions, two functions:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ClientSession: the card-owning side of VSCard, as a sans-I/O state machine.
 //
 // No sockets, no threads, no clocks. The program feeds received bytes to

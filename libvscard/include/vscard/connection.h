@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Connection: one connected byte stream (TCP, Unix or TLS over either) driven by
 // the GMainContext that was thread-default when it was created.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Connector: dials an Address (TCP by name, IPv4/IPv6 literal, or Unix socket),
 // optionally with TLS, and keeps retrying with capped exponential backoff and
 // jitter while the peer is not there yet -- and again, via reconnect(), after

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Incremental VSCard decoder: bytes in, whole typed messages out.
 //
 // Feed it bytes split at any boundary, one byte at a time included:

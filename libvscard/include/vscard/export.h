@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What libvscard exports. The library is built with hidden visibility
 // (libvscard/meson.build: gnu_symbol_visibility 'hidden'), so only what an
 // installed header declares between VSCARD_API_BEGIN and VSCARD_API_END, or

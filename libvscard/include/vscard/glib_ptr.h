@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Owning smart pointers for the GLib/GIO handles the transport API hands out or
 // takes: every GObject, GError, GSource and GMainContext is released by RAII.
 //

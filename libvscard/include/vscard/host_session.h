@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // HostSession: the card-using side of VSCard (what QEMU's ccid-card-passthru is),
 // as a sans-I/O state machine. Same shape as ClientSession: receive() bytes,
 // events through the handler, commands, pending_output()/consume_output().

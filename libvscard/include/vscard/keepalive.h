@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // TCP keepalive settings, written "idle,interval,count" in seconds/probes (the
 // shape of pcsc-lite-tcpip's PCSC_TCP_KEEPALIVE): after `idle` seconds of
 // silence the kernel sends a probe every `interval` seconds and drops the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Listener: accepts connections on an Address (TCP over IPv4/IPv6, or a Unix
 // socket), optionally wrapping each in TLS, on the thread-default GMainContext.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Typed VSCard messages and their encoder.
 //
 // Messages are small value types. Payload-bearing fields (ReaderAdd's name, ATR

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Overloaded: one lambda per alternative when visiting an event variant.
 //
 //   std::visit(vscard::Overloaded{

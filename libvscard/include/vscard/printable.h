@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Peer bytes as text: the one escaping rule for everything a peer chose (reader
 // names, APDU data, error texts, host names, TLS library messages) before it
 // reaches a terminal, a log or a report. Every output format applies its own

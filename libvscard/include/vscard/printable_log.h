@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Log lines through vscard::printable() (see printable.h): GLib's writers print
 // the MESSAGE field as it is, and ours carry peer text.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The constants of QEMU's VSCard protocol.
 //
 // Source of truth: libcacard's src/vscard_common.h (the protocol as shipped by

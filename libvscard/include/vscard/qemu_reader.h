@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What QEMU's emulated CCID reader (`usb-ccid`, hw/usb/dev-smartcard-reader.c)
 // cannot carry back to the guest: the response sizes a VSCard client must never
 // send and a VSCard host in QEMU mode warns about. One place, shared by

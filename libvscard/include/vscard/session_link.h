@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // SessionLink: binds a Connection to a sans-I/O session (ClientSession or
 // HostSession, or anything with the same members) and drives it by itself:
 //   bytes read -> session.receive(bytes) -> what the session queued is written

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Presenting any card to QEMU's usb-ccid reader: a T=0 face for cards that
 // speak only T=1, and responses shaped to the sizes QEMU's USB code carries.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // X.509 TLS credentials, read from a directory laid out like QEMU's
 // `-object tls-creds-x509,dir=DIR` (crypto/tlscredsx509.c, docs/system/tls.rst):
 //

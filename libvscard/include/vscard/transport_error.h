@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The GError domain of libvscard's transport layer.
 //
 // Every transport function that can fail takes a GError** and fills it with one

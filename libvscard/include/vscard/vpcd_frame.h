@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vsmartcard's vpcd socket framing, as a pure codec (no I/O, no GLib).
 //
 // vpcd is the pcscd driver of vsmartcard; a card program (vicc, jcardsim,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // libvscard's whole API in one include. The layers, lowest first:
 //   wire      message.h (types, directions, encode), decoder.h, protocol.h,
 //             atr.h, apdu.h, vpcd_frame.h (vsmartcard's vpcd framing)

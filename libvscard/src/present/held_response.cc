@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // See held_response.h.
 #include "present/held_response.h"
 

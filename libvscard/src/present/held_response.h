@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The response a T0Presenter holds for the guest's GET RESPONSE commands, and
 // the chunk sizes it hands out (ISO/IEC 7816-3:2006 10.3.3 and 12.2.4; QEMU's
 // limits in vscard/qemu_reader.h).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The ATR a T0Presenter shows the guest (ISO/IEC 7816-3:2006 clause 8).
 #include "vscard/atr.h"
 #include "vscard/t0_presenter.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // T0Presenter: the T=0 face of a card and QEMU-safe responses (see
 // vscard/t0_presenter.h and docs/t0-presentation.md for the strategy and the
 // ISO/IEC 7816-3:2006 and 7816-4:2013 clauses it rests on).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ClientSession: input, handshake and the host's replies (see
 // vscard/client_session.h; the rules are tabled in docs/protocol.md,
 // "Session state machines"). Reader and card commands are in

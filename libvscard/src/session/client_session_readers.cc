@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ClientSession: the program's commands for readers, cards and APDU answers.
 #include <algorithm>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // HostSession: input, output and the program's commands (see
 // vscard/host_session.h). What the host answers to each client message is the
 // policy's business: host_session_qemu.cc (QEMU 7.2, measured) and

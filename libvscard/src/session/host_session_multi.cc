@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // HostPolicy::Multi: several readers with their own ids, ISO 7816-3 ATR checks,
 // an Error code for every request it refuses (docs/protocol.md tables them).
 // The reply shapes follow QEMU's: Error replies echo the client's reader_id,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // HostPolicy::Qemu: answers exactly as QEMU 7.2's ccid-card-passthru does
 // (session/qemu_policy.h lists the measured facts). QEMU has one reader, id 0,
 // whatever reader_id the client puts in its messages; the replies echo the

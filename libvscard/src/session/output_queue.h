@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The byte queue both sessions write into: encoded messages wait here until the
 // program takes them with pending_output()/consume_output().
 //

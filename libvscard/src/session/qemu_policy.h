@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What QEMU 7.2's ccid-card-passthru does on the wire: the facts HostPolicy::Qemu
 // reproduces (host_session_qemu.cc).
 //

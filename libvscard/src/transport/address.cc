@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Address parsing and formatting (see vscard/address.h).
 #include "vscard/address.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Connection: async reads into one buffer, async writes from a bounded queue
 // (see vscard/connection.h).
 //

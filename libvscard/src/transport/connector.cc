@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Connector: connect attempts with capped exponential backoff (see vscard/connector.h).
 #define G_LOG_DOMAIN "vscard"
 #include "vscard/connector.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // "idle,interval,count" keepalive settings (see vscard/keepalive.h).
 #include "vscard/keepalive.h"
 

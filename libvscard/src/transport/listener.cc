@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Listener: GSocketListener + accept loop + optional TLS (see vscard/listener.h).
 #define G_LOG_DOMAIN "vscard"
 #include "vscard/listener.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Log writers that escape the MESSAGE field (vscard/printable_log.h).
 #include "vscard/printable_log.h"
 

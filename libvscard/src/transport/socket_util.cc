@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Internal transport helpers (see socket_util.h).
 #define G_LOG_DOMAIN "vscard"
 #include "transport/socket_util.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Internal helpers of the transport layer: socket options, names of socket
 // addresses, one-line error messages.
 #pragma once

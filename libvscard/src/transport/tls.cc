@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Loading QEMU-layout x509 credentials (see vscard/tls.h).
 #define G_LOG_DOMAIN "vscard"
 #include "vscard/tls.h"

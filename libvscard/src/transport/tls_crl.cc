@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // CRL checks with GnuTLS (see tls_crl.h).
 #include "transport/tls_crl.h"
 

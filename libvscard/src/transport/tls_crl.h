@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Internal: certificate revocation lists in QEMU's layout (ca-crl.pem beside
 // ca-cert.pem, crypto/tlscredsx509.c). GIO's TLS API cannot apply a CRL, so the
 // check is ours, with GnuTLS (the library glib-networking already uses).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // TLS handshakes with clear verdicts (see tls_handshake.h).
 //
 // Certificate checks: GIO verifies the peer against the database (ca-cert.pem)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Internal: wraps a connected stream in GTlsConnection and runs the handshake,
 // turning GIO's verdict into one line that names the failing check.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The transport error domain (see vscard/transport_error.h).
 #include "vscard/transport_error.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Command APDU cases (ISO/IEC 7816-4:2020 section 5.1), status words and log redaction.
 #include "vscard/apdu.h"
 

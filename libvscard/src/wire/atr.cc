@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ATR parsing per ISO/IEC 7816-3:2006 section 8, and QEMU's acceptance rule.
 #include "vscard/atr.h"
 

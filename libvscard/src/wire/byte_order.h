@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Big-endian load/store for the wire layer (every VSCard integer is big-endian).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Incremental decoder (see vscard/decoder.h for the contract).
 #include "vscard/decoder.h"
 

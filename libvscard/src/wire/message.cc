@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Encoder: one message to its wire bytes (docs/protocol.md has the layouts).
 #include <cstring>
 

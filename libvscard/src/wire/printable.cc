@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The escaping rule of vscard/printable.h. The UTF-8 decoding is the one
 // wire::is_valid_utf8 uses (wire/utf8.h), so "valid" means the same everywhere.
 #include "vscard/printable.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above
 // U+10FFFF). Used for ReaderAdd names and for vscard::printable(), which
 // escapes peer text for logs and reports.

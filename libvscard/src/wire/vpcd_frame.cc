@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // vpcd frame codec; the format is described in vscard/vpcd_frame.h.
 #include "vscard/vpcd_frame.h"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """CAC card operations over a VSCard host connection (what a guest's driver does).
 
 Facts from libcacard's src/cac.c: PKI applets A0 00 00 00 79 01 0x; READ BUFFER

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Plays scripted client conversations against a VSCard host and records its replies.
 
 A conversation is a list of steps: Send(bytes) writes bytes and (unless

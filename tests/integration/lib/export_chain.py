@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The chain card -> vscclient -> vschost -> vpcd -> pcscd -> application, for tests.
 
     chain = ExportChain(test)                 # skips with the reason if it cannot run

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Certificate and signature checks with the openssl command (package openssl)."""
 import os
 import shutil

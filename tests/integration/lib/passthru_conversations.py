@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Client conversations for the QEMU differential test (vschost --mode qemu vs QEMU 7.2).
 
 Each conversation is what a VSCard client could send to QEMU's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A real PC/SC stack for integration tests: our own pcscd plus vsmartcard cards.
 
     env = PcscEnv()          # raises unittest.SkipTest with the reason if it cannot run

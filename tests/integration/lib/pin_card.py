@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A vpcd card with one PIN and a retry counter (standard library only), for
 the PIN guard tests.
 

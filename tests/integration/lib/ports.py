@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Free TCP ports on the loopback, for tests that must name a port up front."""
 import socket
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Runs QEMU's ccid-card-passthru as a VSCard host, for differential tests.
 
 QEMU is started paused (-S) with no guest: the passthru device's chardev still

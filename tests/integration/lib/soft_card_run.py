@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """One --soft-card session through vschost, shared by test_vscclient_vschost.py
 and the README demo (tests/demo/soft_card_demo.py).
 

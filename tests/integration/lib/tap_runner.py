@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Runs one integration test module (Python unittest) and reports it as TAP.
 
 Usage: tap_runner.py MODULE_PATH [--build-dir DIR]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A throwaway X.509 PKI made with the openssl command, in QEMU's tls-creds-x509
 layout: ca-cert.pem, server-cert.pem/server-key.pem, client-cert.pem/client-key.pem."""
 import os

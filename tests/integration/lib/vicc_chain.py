@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vicc card programs beside vschost and vscclient, for the --vicc tests (no pcscd).
 
     vc = ViccChain(test)                         # skips if vicc or the programs are missing

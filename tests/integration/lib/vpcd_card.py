@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A scripted card for vsmartcard's vpcd driver (standard library only).
 
 Connects to vpcd's port like vicc does and answers its frames (2-byte big-endian

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A small VSCard peer for integration tests (Python standard library only).
 
 Message layout from libcacard's src/vscard_common.h: a header of three

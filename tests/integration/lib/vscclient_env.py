@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Runs vscclient against a host played by the test (Python standard library only).
 
     with ScriptedHost() as host, Vscclient(["--soft-card"], host.port) as client:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Starts the built vschost for integration tests and finds the port it listens on.
 
     with VschostProcess(["--mode", "qemu"]) as host:   # listens on 127.0.0.1:0

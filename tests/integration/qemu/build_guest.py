@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Builds the small Linux guest the QEMU end-to-end tests boot, and caches it.
 
 The guest is two files: an uncompressed kernel (vmlinux, booted through its PVH

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Checks which QEMU USB host controller carries the CCID reader correctly:
 boots the test guest with the controller named on the command line, feeds it a
 T=0 card from the Python VSCard client, and sends APDUs whose answers have known

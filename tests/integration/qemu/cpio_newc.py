@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A writer for the newc ("070701") cpio format the kernel's initramfs
 unpacker reads (the kernel's Documentation/driver-api/early-userspace/
 buffer-format.rst), deterministic so the same input gives the same bytes."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A minimal VSCard client in Python, for testing the guest and the runner
 without vscclient: it plays a simple ISO 7816 card to QEMU's ccid-card-passthru.
 

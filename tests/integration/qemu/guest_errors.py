@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Errors and subprocess helper shared by the guest builder's modules."""
 import subprocess
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The guest's kernel: the Debian kernel package fetched (apt-get download),
 unpacked (dpkg-deb -x, never installed on the host), its bzImage turned into
 the ELF vmlinux QEMU boots through the PVH entry point, and the USB modules the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Boots the vscard test guest in QEMU with a usb-ccid reader whose card is fed
 over a VSCard chardev, and reads the guest's verdict from its serial console.
 

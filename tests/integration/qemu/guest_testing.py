@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Shared pieces of the QEMU guest tests (test_qemu_guest.py,
 test_qemu_vscclient.py): the guest built once per run, timing reports, and a
 TestCase that boots guests and stops them at cleanup."""

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # /init of the vscard test guest (see build_guest.py). Runs as PID 1 from an
 # initramfs: no udev, no systemd. The host test chooses what to run with the
 # kernel command line and reads the results from the serial console between

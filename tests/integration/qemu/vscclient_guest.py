@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Shared pieces of the guest tests that run vscclient (test_qemu_vscclient.py,
 test_qemu_controllers.py): the vscclient processes a test starts, the host's
 PC/SC stack, and the checks of the soft card's certificates and signature."""
