@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Test helper for atr_qemu_differential_test.py: reads one ATR per line as hex on
+// Test helper for test_atr_qemu_differential.py: reads one ATR per line as hex on
 // stdin (an empty line is the empty ATR) and prints, per line,
 //   "<1|0> <iso>"
 // where 1/0 is vscard::qemu_accepts_atr() and <iso> is "ok" or parse_atr()'s

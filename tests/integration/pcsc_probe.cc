@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // pcsc_probe: drives vscclient's PC/SC layer (PcscMonitor + PcscReaderWorker)
-// from stdin and reports its events on stdout, so pcsc_layer_test.py can check
+// from stdin and reports its events on stdout, so test_pcsc_layer.py can check
 // it against the real pcscd, vpcd and vicc without a VSCard host.
 //
 // Usage: pcsc_probe [--pattern P] [--exclusive] [--first]

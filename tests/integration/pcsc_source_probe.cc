@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // pcsc_source_probe: drives vscclient::PcscSource (the CardSource that
 // `vscclient --pcsc` uses) on a GMainLoop, with the same stdin/stdout lines as
-// pcsc_probe, so pcsc_layer_test.py checks the source's contract too: events
+// pcsc_probe, so test_pcsc_layer.py checks the source's contract too: events
 // and APDU answers arrive on the main context, an outstanding APDU is answered
 // when its card goes.
 //
