@@ -1,24 +1,22 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// App: vscclient's main loop -- card sources -> Bridge -> ClientSession ->
-// SessionLink -> Connection, with a Connector that reconnects, the stdin
-// command line, and the exit sequence.
+// App: vscclient's main loop and wiring -- a card source feeds the Bridge, the
+// Bridge drives the ClientSession, the Uplink carries the session to the host
+// (uplink.h), the Console takes stdin commands (console.h). The App routes
+// every session event (one std::visit) and runs the exit sequence.
 #pragma once
 
 #include <memory>
-#include <optional>
-#include <string>
 #include <vector>
 
 #include <glib.h>
 
 #include "bridge.h"
 #include "card_source.h"
-#include "main_context.h"
+#include "console.h"
+#include "exit_cause.h"
 #include "options.h"
+#include "uplink.h"
 #include "vscard/client_session.h"
-#include "vscard/connection.h"
-#include "vscard/connector.h"
-#include "vscard/session_link.h"
 
 namespace vscclient {
 
@@ -29,44 +27,26 @@ class App {
   App(const App&) = delete;
   App& operator=(const App&) = delete;
 
-  // Runs until `exit`, a signal, or a fatal error; returns the exit status.
+  // Runs until `exit`, a signal, or the end of the uplink; returns the exit status.
   int run();
 
  private:
-  bool start_sources();
-  bool make_connector(const vscard::Address& address, std::string* error);
-  void warn_if_plaintext(const vscard::Address& address) const;
-  void connected(std::unique_ptr<vscard::Connection> connection);
-  void connect_failed(const GError* error, std::optional<std::chrono::milliseconds> retry_in);
-  void connection_closed(const vscard::CloseReason& reason);
-  void session_event(const vscard::ClientEvent& event);
-  void follow_reconnect(std::string host, std::string port);
-  void command(const std::string& line);
-  void begin_exit(int status);
-  void finish(int status);
-  static gboolean on_stdin(GIOChannel* channel, GIOCondition condition, gpointer self);
+  void route(const vscard::ClientEvent& event);
+  // `exit` or a signal: cards and readers leave the host first.
+  void begin_exit();
+  void finish(ExitCause cause);
 
   Options options_;
   GMainLoop* loop_ = nullptr;
-  int status_ = kExitOk;
+  ExitCause cause_ = ExitCause::Done;
   bool exiting_ = false;
-  std::vector<std::unique_ptr<CardSource>> sources_;
+  std::unique_ptr<CardSource> source_;
   vscard::ClientSession session_;
   Bridge bridge_;
-  vscard::Connector::Options connector_options_;
-  std::unique_ptr<vscard::Connector> connector_;
-  std::unique_ptr<vscard::Connector> moving_to_;  // Reconnect extension in progress
-  // Declared after connection_ so that the link goes first (it must not outlive it).
-  std::unique_ptr<vscard::Connection> connection_;
-  std::unique_ptr<vscard::SessionLink<vscard::ClientSession>> link_;
-  std::string peer_;
-  bool connection_tls_ = false;
-  vscard::ReaderId default_reader_ = 0;  // stdin `select`; the anchor starts at 0
-  GIOChannel* stdin_ = nullptr;
-  guint stdin_watch_ = 0;
-  guint exit_timeout_ = 0;
+  Console console_;
+  // Declared after session_ and bridge_: its link goes before the session.
+  std::unique_ptr<Uplink> uplink_;
   std::vector<guint> signal_watches_;
-  MainContextPoster poster_;  // deferred work, e.g. dropping a finished Connector
 };
 
 }  // namespace vscclient

@@ -83,28 +83,6 @@ void Bridge::source_failed(CardSource& source, std::string reason) {
   }
 }
 
-void Bridge::handle(const vscard::ClientEvent& event) {
-  namespace ev = vscard::client_event;
-  if (const auto* apdu = std::get_if<ev::ApduReceived>(&event)) {
-    on_apdu(apdu->reader, apdu->apdu);
-  } else if (const auto* accepted = std::get_if<ev::ReaderAccepted>(&event)) {
-    g_message("host accepted reader %s as reader id %u",
-              session_.reader(accepted->reader)->name.c_str(), accepted->id);
-  } else if (const auto* rejected = std::get_if<ev::ReaderRejected>(&event)) {
-    g_warning("host refused reader %s: %.*s (code %u)",
-              session_.reader(rejected->reader)->name.c_str(),
-              static_cast<int>(rejected->reason.size()), rejected->reason.data(), rejected->code);
-  } else if (const auto* atr = std::get_if<ev::AtrRejected>(&event)) {
-    g_warning("host refused the ATR of the card in %s (error code %u)",
-              session_.reader(atr->reader)->name.c_str(), atr->code);
-  } else if (const auto* error = std::get_if<ev::HostError>(&event)) {
-    g_warning("host reported error %u for reader id %u", error->code, error->id);
-  } else if (const auto* violation = std::get_if<ev::ProtocolViolation>(&event)) {
-    g_warning("host broke the protocol: %.*s", static_cast<int>(violation->what.size()),
-              violation->what.data());
-  }
-}
-
 void Bridge::on_apdu(vscard::ReaderHandle handle, vscard::Bytes apdu) {
   auto route = routes_.find(handle);
   if (route == routes_.end()) {

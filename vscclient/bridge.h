@@ -41,8 +41,9 @@ class Bridge final : public CardSourceListener {
   // own means (vscard/session_link.h): the bridge never flushes.
   Bridge(vscard::ClientSession& session, Options options);
 
-  // A session event the App does not handle itself.
-  void handle(const vscard::ClientEvent& event);
+  // The host's command APDU for `handle` (ClientEvent ApduReceived): to the
+  // card (through the PIN guard and the presenter) and its answer back.
+  void on_apdu(vscard::ReaderHandle handle, vscard::Bytes apdu);
   // The connection changed: call after session.restart().
   void restarted() { ++generation_; }
 
@@ -66,8 +67,6 @@ class Bridge final : public CardSourceListener {
   // Announces CardRemove then ReaderRemove for every reader (stdin `exit`).
   void remove_all();
 
-  void set_trace(bool trace) { options_.trace = trace; }
-
   // stdin `allow-pin`: every PIN the guard holds back may be tried once more.
   // Returns how many (reader, reference) pairs were released.
   std::size_t allow_pin();
@@ -78,7 +77,6 @@ class Bridge final : public CardSourceListener {
     SourceReaderId id = 0;
   };
   std::optional<vscard::ReaderHandle> handle_of(CardSource& source, SourceReaderId id) const;
-  void on_apdu(vscard::ReaderHandle handle, vscard::Bytes apdu);
   // Does what the presenter asks: answer the host, or transmit to the card.
   void follow(vscard::ReaderHandle handle, vscard::T0Presenter::Step step,
               std::span<const std::uint8_t> host_command);

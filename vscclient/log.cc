@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "vscard/printable.h"
 #include "vscard/printable_log.h"
 
 namespace vscclient {
@@ -46,6 +47,10 @@ GLogWriterOutput writer(GLogLevelFlags flags, const GLogField* fields, gsize n, 
 void install_log_writer(int initial) {
   level.store(initial);
   g_log_set_writer_func(writer, nullptr, nullptr);
+}
+
+void print_error(const std::string& text) {
+  g_printerr("vscclient: %s\n", vscard::printable(text).c_str());
 }
 
 void set_log_level(int value) { level.store(value); }

@@ -6,7 +6,12 @@
 // The level can change while running (stdin `debug N`).
 #pragma once
 
+#include <string>
+
 namespace vscclient {
+
+// "vscclient: TEXT" on stderr, TEXT escaped: the line a fatal error ends with.
+void print_error(const std::string& text);
 
 void install_log_writer(int level);
 void set_log_level(int level);

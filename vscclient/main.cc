@@ -5,6 +5,7 @@
 #include <string>
 
 #include "app.h"
+#include "exit_cause.h"
 #include "log.h"
 #include "options.h"
 
@@ -19,15 +20,15 @@ int main(int argc, char** argv) {
   if (!options) {
     std::fprintf(stderr, "vscclient: %s\nTry 'vscclient --help' for more information.\n",
                  error.c_str());
-    return vscclient::kExitUsage;
+    return vscclient::exit_status(vscclient::ExitCause::Usage);
   }
   if (options->show_help) {
     std::fputs(vscclient::usage_text("vscclient").c_str(), stdout);
-    return vscclient::kExitOk;
+    return vscclient::exit_status(vscclient::ExitCause::Done);
   }
   if (options->show_version) {
     std::printf("vscclient %s\n", VSCCLIENT_VERSION);
-    return vscclient::kExitOk;
+    return vscclient::exit_status(vscclient::ExitCause::Done);
   }
   vscclient::install_log_writer(options->debug_level);
   vscclient::App app(std::move(*options));

@@ -10,6 +10,7 @@
 #include "emul_args.h"
 #include "pin_guard.h"
 #include "vicc_source.h"
+#include "vscard/glib_ptr.h"
 
 namespace vscclient {
 namespace {
@@ -128,7 +129,15 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
       case kNssDb: o.nss_db = std::string(arg); break;
       case kTlsCreds: o.tls_creds = std::string(arg); break;
       case kTlsHostname: o.tls_hostname = std::string(arg); break;
-      case kKeepalive: o.keepalive = std::string(arg); break;
+      case kKeepalive: {
+        vscard::GErrorPtr failure;
+        o.keepalive = vscard::Keepalive::parse(arg, failure.out());
+        if (!o.keepalive) {
+          *error = std::string("--keepalive: ") + failure.message();
+          return std::nullopt;
+        }
+        break;
+      }
       case kReconnect:
         o.reconnect = true;
         if (optarg != nullptr) {
@@ -199,12 +208,20 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
       *error = "--unix PATH replaces HOST PORT; give one or the other";
       return std::nullopt;
     }
+    o.address = vscard::Address::unix_path(*o.unix_path);
   } else if (positional != 2) {
     *error = positional < 2 ? "HOST and PORT are required" : "too many arguments after HOST PORT";
     return std::nullopt;
   } else {
     o.host = argv[optind];
     o.port = argv[optind + 1];
+    vscard::GErrorPtr failure;
+    auto address = vscard::Address::from_host_port(o.host, o.port, failure.out());
+    if (!address) {
+      *error = failure.message();
+      return std::nullopt;
+    }
+    o.address = *address;
   }
   if (o.soft_card && (!o.cert_names.empty() || o.emul_args || o.nss_db)) {
     *error = "--soft-card brings its own database and certificates; drop -e/-c/--cert/--nss-db";

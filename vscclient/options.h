@@ -10,15 +10,10 @@
 #include <vector>
 
 #include "vscard/address.h"
+#include "vscard/keepalive.h"
 #include "vscard/t0_presenter.h"
 
 namespace vscclient {
-
-// Exit codes. 4 and 5 are the anchor's (usage error, cannot connect).
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;      // card source, database, certificates
-inline constexpr int kExitUsage = 4;
-inline constexpr int kExitConnect = 5;
 
 struct Options {
   // Anchor options.
@@ -37,7 +32,7 @@ struct Options {
   std::optional<std::string> nss_db;      // --nss-db DIR
   std::optional<std::string> tls_creds;   // --tls-creds DIR
   std::optional<std::string> tls_hostname;
-  std::optional<std::string> keepalive;   // --keepalive IDLE,INTERVAL,COUNT (checked later)
+  std::optional<vscard::Keepalive> keepalive;  // --keepalive IDLE,INTERVAL,COUNT
   bool reconnect = true;                  // --no-reconnect clears it
   // --once: connect (retrying while the host is not there yet), serve one
   // session, exit when it ends: 0 if the host ended it cleanly.
@@ -55,13 +50,17 @@ struct Options {
   bool raw = false;
   // Positional.
   std::string host, port;
+  // Where to connect: HOST PORT or --unix PATH, checked.
+  vscard::Address address;
 
   bool show_help = false;
   bool show_version = false;
 };
 
-// Parses argv. On a usage error returns nullopt with `error` set to one line
-// (the caller prints it and the usage hint and exits with kExitUsage).
+// Parses and checks argv: every option alone and every combination, the
+// address and the keepalive settings -- the one place options are validated.
+// On a usage error returns nullopt with `error` set to one line (the caller
+// prints it and the usage hint and exits with ExitCause::Usage).
 std::optional<Options> parse_options(int argc, char** argv, std::string* error);
 
 // The libcacard emulator string the options ask for (-e, -c, --nss-db), or

@@ -73,12 +73,10 @@ PcscTransmitResult PcscReaderWorker::do_transmit(const std::vector<std::uint8_t>
   auto fail = [&](const std::string& what, LONG rv) {
     result.ok = false;
     result.error = what + ": " + pcsc_error_text(rv);
-    result.service_gone = pcsc_service_gone(rv);
-    result.card_gone = pcsc_card_gone(rv);
-    if (result.service_gone) {
+    if (pcsc_service_gone(rv)) {
       card_.disconnect();
       context_.release();
-    } else if (result.card_gone) {
+    } else if (pcsc_card_gone(rv)) {
       card_.disconnect();
     }
     return result;
@@ -101,7 +99,6 @@ PcscTransmitResult PcscReaderWorker::do_transmit(const std::vector<std::uint8_t>
       // program that vanished mid-command as success with 0 bytes (ifd-vpcd.c,
       // IFDHTransmitToICC): that is a lost card, not a response.
       card_.disconnect();
-      result.card_gone = true;
       result.error = "the card in " + reader_ + " returned " + std::to_string(size) +
                      " bytes, no status word (removed?)";
       return result;

@@ -23,8 +23,6 @@ struct PcscTransmitResult {
   bool ok = false;
   std::vector<std::uint8_t> response;  // data + SW1 SW2 when ok
   std::string error;                   // one line for the log when !ok
-  bool card_gone = false;              // the card was removed or swapped
-  bool service_gone = false;           // pcscd went away
 };
 
 class PcscReaderWorker {

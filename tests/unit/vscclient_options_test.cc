@@ -61,7 +61,7 @@ TEST(Options, LongOptions) {
   EXPECT_TRUE(o->soft_card);
   EXPECT_EQ(o->tls_creds, "/t");
   EXPECT_EQ(o->tls_hostname, "qemu.example");
-  EXPECT_EQ(o->keepalive, "10,5,3");
+  EXPECT_EQ(o->keepalive, (vscard::Keepalive{10, 5, 3}));
   EXPECT_EQ(o->reconnect_max_delay, std::chrono::seconds(7));
   EXPECT_TRUE(o->trace);
   EXPECT_TRUE(o->trace_unredacted);
