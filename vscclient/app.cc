@@ -84,6 +84,7 @@ void App::route(const vscard::ClientEvent& event) {
                         vscard::version_minor(vscard::kProtocolVersion));
             }
             g_debug("host Init received");
+            uplink_->session_established();
           },
           [&](const ev::ReaderAccepted& accepted) {
             g_message("host accepted reader %s as reader id %u", name(accepted.reader),

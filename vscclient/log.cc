@@ -1,56 +1,90 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Log level filter (see log.h).
+// vscclient's log writer (see log.h).
 #include "log.h"
+
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include <glib.h>
 
 #include "vscard/printable.h"
-#include "vscard/printable_log.h"
 
 namespace vscclient {
 namespace {
 
 std::atomic<int> level{0};
 
-const char* domain_of(const GLogField* fields, gsize n) {
+std::string field(const GLogField* fields, gsize n, const char* key) {
   for (gsize i = 0; i < n; ++i) {
-    if (std::strcmp(fields[i].key, "GLIB_DOMAIN") == 0 && fields[i].length < 0) {
-      return static_cast<const char*>(fields[i].value);
-    }
+    if (std::strcmp(fields[i].key, key) != 0 || fields[i].value == nullptr) continue;
+    const auto* text = static_cast<const char*>(fields[i].value);
+    return fields[i].length < 0 ? std::string(text)
+                                : std::string(text, static_cast<std::size_t>(fields[i].length));
   }
-  return "";
+  return {};
 }
 
 GLogWriterOutput writer(GLogLevelFlags flags, const GLogField* fields, gsize n, gpointer) {
-  if ((flags & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) != 0) {
+  const std::string domain = field(fields, n, "GLIB_DOMAIN");
+  const bool debug = (flags & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) != 0;
+  if (debug) {
     int current = level.load();
     if (current <= 0) return G_LOG_WRITER_HANDLED;
-    const char* domain = domain_of(fields, n);
-    bool ours = std::strcmp(domain, "vscclient") == 0 || std::strcmp(domain, "vscard") == 0;
+    bool ours = domain == "vscclient" || domain == "vscard";
     if (current < 2 && !ours) return G_LOG_WRITER_HANDLED;
-    // The default writer would drop debug output unless G_MESSAGES_DEBUG is
-    // set; write it to stderr like every other log line (stdout is for the
-    // answers to stdin commands).
-    std::fprintf(stderr, "%s\n", vscard::format_log_fields_printable(flags, fields, n).c_str());
-    return G_LOG_WRITER_HANDLED;
   }
-  // Peer text (host errors, reader names) is escaped in every log line.
-  return vscard::printable_log_writer(flags, fields, n, nullptr);
+  const std::string message = field(fields, n, "MESSAGE");
+  if (g_log_writer_is_journald(STDERR_FILENO)) {
+    // The journal keeps the priority and domain as fields; only the text is ours.
+    std::string text = vscard::printable(message);
+    std::vector<GLogField> copy(fields, fields + n);
+    for (auto& f : copy) {
+      if (std::strcmp(f.key, "MESSAGE") == 0) {
+        f.value = text.c_str();
+        f.length = -1;
+      }
+    }
+    if (g_log_writer_journald(flags, copy.data(), copy.size(), nullptr) == G_LOG_WRITER_HANDLED) {
+      return G_LOG_WRITER_HANDLED;
+    }
+  }
+  const bool error = (flags & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) != 0;
+  const bool warning = (flags & G_LOG_LEVEL_WARNING) != 0;
+  std::string line = format_log_line(error, warning, debug, domain, message);
+  line += '\n';
+  std::fputs(line.c_str(), stderr);
+  std::fflush(stderr);
+  return G_LOG_WRITER_HANDLED;
 }
 
 }  // namespace
 
-void install_log_writer(int initial) {
-  level.store(initial);
-  g_log_set_writer_func(writer, nullptr, nullptr);
+std::string format_log_line(bool error, bool warning, bool debug, const std::string& domain,
+                            const std::string& message) {
+  std::string line = "vscclient: ";
+  if (error) {
+    line += "error: ";
+  } else if (warning) {
+    line += "warning: ";
+  } else if (debug) {
+    line += "debug: ";
+  }
+  if (!domain.empty() && domain != "vscclient") line += vscard::printable(domain) + ": ";
+  line += vscard::printable(message);
+  return line;
 }
 
 void print_error(const std::string& text) {
-  g_printerr("vscclient: %s\n", vscard::printable(text).c_str());
+  g_log_structured("vscclient", G_LOG_LEVEL_CRITICAL, "MESSAGE", "%s", text.c_str());
+}
+
+void install_log_writer(int initial) {
+  level.store(initial);
+  g_log_set_writer_func(writer, nullptr, nullptr);
 }
 
 void set_log_level(int value) { level.store(value); }

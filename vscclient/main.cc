@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   std::string error;
   auto options = vscclient::parse_options(argc, argv, &error);
   if (!options) {
-    std::fprintf(stderr, "vscclient: %s\nTry 'vscclient --help' for more information.\n",
+    std::fprintf(stderr, "vscclient: error: %s\nTry 'vscclient --help' for more information.\n",
                  error.c_str());
     return vscclient::exit_status(vscclient::ExitCause::Usage);
   }

@@ -16,6 +16,14 @@ namespace {
 constexpr guint kExitFlushSeconds = 3;
 // The Reconnect extension: attempts at the new address before staying put.
 constexpr unsigned kMoveAttempts = 3;
+// While the host stays away: one warning, then a reminder this often.
+constexpr std::chrono::seconds kReminderEvery{300};
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  char text[32];
+  g_snprintf(text, sizeof text, "%.1f s", static_cast<double>(d.count()) / 1000.0);
+  return text;
+}
 
 }  // namespace
 
@@ -47,6 +55,7 @@ Uplink::Uplink(const Options& options, vscard::Connector::Options connector,
       one_session_(!options.reconnect || options.once),
       tls_creds_(options.tls_creds.value_or("the --tls-creds directory")),
       connector_options_(std::move(connector)),
+      streak_(kReminderEvery),
       poster_(g_main_context_default()) {}
 
 Uplink::~Uplink() {
@@ -86,7 +95,11 @@ void Uplink::connected(std::unique_ptr<vscard::Connection> connection) {
   connection_ = std::move(connection);
   peer_ = connection_->peer();
   connection_tls_ = connection_->is_tls();
-  g_message("connected to %s%s", peer_.c_str(), connection_tls_ ? " (TLS)" : "");
+  // Within a failure streak the line waits for the host's Init
+  // (session_established): a host that accepts and drops us is no recovery.
+  if (streak_.failures() == 0) {
+    g_message("connected to %s%s", peer_.c_str(), connection_tls_ ? " (TLS)" : "");
+  }
   // A new host knows nothing: Init again, then every reader and card again.
   session_.restart();
   handlers_.connected();
@@ -108,7 +121,30 @@ void Uplink::connect_failed(const GError* error,
     handlers_.ended(ExitCause::CannotConnect);
     return;
   }
-  g_warning("%s; retrying in %.1f s", error->message, retry_in->count() / 1000.0);
+  const auto now = FailureStreak::Clock::now();
+  switch (streak_.failed(now)) {
+    case FailureStreak::Say::Warning:
+      g_warning("%s; retrying (next in %s; quiet until it works, with a reminder every %lld "
+                "minutes)",
+                error->message, seconds_text(*retry_in).c_str(),
+                static_cast<long long>(kReminderEvery.count() / 60));
+      break;
+    case FailureStreak::Say::Reminder:
+      g_warning("still retrying after %u attempts in %s: %s", streak_.failures(),
+                seconds_text(streak_.lasted(now)).c_str(), error->message);
+      break;
+    case FailureStreak::Say::Nothing:
+      g_debug("%s; retrying in %s", error->message, seconds_text(*retry_in).c_str());
+      break;
+  }
+}
+
+void Uplink::session_established() {
+  auto recovery = streak_.succeeded(FailureStreak::Clock::now());
+  if (!recovery) return;
+  g_message("connected to %s%s again, after %u failed attempt%s in %s", peer_.c_str(),
+            connection_tls_ ? " (TLS)" : "", recovery->failures,
+            recovery->failures == 1 ? "" : "s", seconds_text(recovery->lasted).c_str());
 }
 
 void Uplink::closed(const vscard::CloseReason& reason) {
@@ -140,7 +176,14 @@ void Uplink::closed(const vscard::CloseReason& reason) {
     handlers_.ended(ExitCause::SessionBroke);
     return;
   }
-  g_warning("connection to %s ended: %s; reconnecting", peer_.c_str(), why.c_str());
+  // A lost session starts a streak (or goes on with one: a host that
+  // accepts and drops us is not said again at every attempt).
+  if (streak_.failed(FailureStreak::Clock::now()) == FailureStreak::Say::Warning) {
+    g_warning("connection to %s ended: %s; reconnecting (quiet until it works)", peer_.c_str(),
+              why.c_str());
+  } else {
+    g_debug("connection to %s ended: %s; reconnecting", peer_.c_str(), why.c_str());
+  }
   connector_->reconnect();
 }
 

@@ -16,6 +16,7 @@
 #include <glib.h>
 
 #include "exit_cause.h"
+#include "failure_streak.h"
 #include "main_context.h"
 #include "options.h"
 #include "vscard/client_session.h"
@@ -56,6 +57,9 @@ class Uplink {
   // connection, or after a few seconds if the host does not read).
   void shut_down(std::function<void()> done);
 
+  // The host's Init arrived: the session works (ends a failure streak).
+  void session_established();
+
   const std::string& peer() const { return peer_; }
 
  private:
@@ -79,6 +83,8 @@ class Uplink {
   bool connection_tls_ = false;
   std::function<void()> shut_down_done_;  // set while shutting down
   guint shut_down_timeout_ = 0;
+  // Connect failures and lost sessions since the last working session.
+  FailureStreak streak_;
   MainContextPoster poster_;  // deferred work, e.g. dropping a finished Connector
 };
 

@@ -70,10 +70,10 @@ class VscclientGuestTest(VscclientGuestCase):
         rc = c.wait_exit(60)
         self.assertIsNotNone(rc, "vscclient still running:\n" + c.output())
         self.assertNotEqual(rc, 0, c.output())
-        # Informational lines (GLib's "vscclient-Message: ...", which may say
-        # "connected ... (TLS)") don't count: the error itself must say why.
+        # Informational lines ("vscclient: connected ... (TLS)") don't count:
+        # the error or warning itself must say why.
         errors = [line for line in c.output().splitlines()
-                  if line.strip() and not re.match(r"^\S+-(Message|INFO|DEBUG)", line)]
+                  if re.match(r"^vscclient: (error|warning): ", line)]
         self.assertRegex("\n".join(errors), r"(?i)certificate|\bTLS\b", c.output())
 
     def test_tls_refused_without_client_certificate(self):

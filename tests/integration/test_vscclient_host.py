@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import cac  # noqa: E402
 import openssl_check  # noqa: E402
 import vscard_peer as vp  # noqa: E402
+from ports import free_port  # noqa: E402
 from vscclient_env import ScriptedHost, Vscclient, host_handshake, vscclient_binary  # noqa: E402
 
 SOFT_SUBJECTS = {"CN=vscard soft card ID,OU=soft-card,O=vscard",
@@ -236,7 +237,7 @@ class HostileHostTest(unittest.TestCase):
                 _, sw = cac.select(peer, cac.PKI_AIDS[0])
                 self.assertEqual(sw, b"\x90\x00")
             self.assertIsNone(c.proc.poll(), c.stderr())
-            self.assertIn("WARNING", c.stderr())
+            self.assertIn("vscclient: warning: ", c.stderr())
             return peer
 
     def test_oversize_length(self):
@@ -288,6 +289,50 @@ class TraceTest(unittest.TestCase):
             host_handshake(peer)
             cac.xfr(peer, verify)
             c.wait_output("31 32 33 34 35 36 37 38", stream="stderr")
+
+
+class MessagesTest(unittest.TestCase):
+    """Every stderr line in one format; a host that stays away is said once."""
+
+    def assert_one_format(self, text):
+        for line in text.splitlines():
+            self.assertTrue(line.startswith("vscclient: "), f"line not in vscclient's format: {line!r}")
+        self.assertNotIn("(process:", text)
+        self.assertNotIn("WARNING **", text)
+
+    def test_host_absent_one_warning_then_one_recovery_line(self):
+        port = free_port()
+        with Vscclient(["--soft-card", "--reconnect=1"], port) as c:
+            time.sleep(4)   # several attempts, at most 1 s (+jitter) apart
+            with ScriptedHost.on_port(port) as host:
+                peer = host.accept(timeout=15)
+                host_handshake(peer)
+                c.wait_output(f"connected to 127.0.0.1:{port} again, after ", stream="stderr")
+            err = c.stderr()
+        warnings = [line for line in err.splitlines() if line.startswith("vscclient: warning: ")]
+        self.assertEqual(len(warnings), 1, err)
+        self.assertIn(f"vscclient: warning: cannot connect to 127.0.0.1:{port}: connection refused",
+                      warnings[0])
+        attempts = int(err.split(" again, after ")[1].split(" ")[0])
+        self.assertGreaterEqual(attempts, 3, err)
+        self.assert_one_format(err)
+
+    def test_fatal_error_is_one_error_line(self):
+        port = free_port()
+        with Vscclient(["--soft-card", "--no-reconnect"], port) as c:
+            self.assertEqual(c.wait(), 5)
+            err = c.stderr()
+        self.assert_one_format(err)
+        errors = [line for line in err.splitlines() if line.startswith("vscclient: error: ")]
+        self.assertEqual(errors, [f"vscclient: error: cannot connect to 127.0.0.1:{port}: "
+                                  "connection refused (is vschost or QEMU listening there?)"])
+
+    def test_unknown_host_is_said_once(self):
+        with Vscclient(["--soft-card", "--no-reconnect"], 2001, host="no-such-host.invalid") as c:
+            self.assertEqual(c.wait(), 5)
+            err = c.stderr()
+        self.assertEqual(err.count("cannot connect to"), 1, err)
+        self.assert_one_format(err)
 
 
 class UsageTest(unittest.TestCase):

@@ -139,6 +139,8 @@ TEST_F(ConnectionTest, UnknownHost) {
   ASSERT_TRUE(run_until([&] { return gave_up; }));
   ASSERT_EQ(failures.size(), 1u);
   EXPECT_EQ(failures[0].rfind("cannot connect to no-such-host.invalid:2001: unknown host (", 0), 0u) << failures[0];
+  // Said once, not again inside the parentheses.
+  EXPECT_EQ(failures[0].find("cannot connect to", 1), std::string::npos) << failures[0];
   EXPECT_EQ(failure_codes[0].first, G_RESOLVER_ERROR);
 
   GErrorPtr error;

@@ -77,12 +77,9 @@ struct Connector::Impl : std::enable_shared_from_this<Impl> {
         g_socket_client_connect_finish(G_SOCKET_CLIENT(source), result, error.out()));
     if (G_SOCKET_CLIENT(source) != self->client.get()) return;  // stopped or superseded meanwhile
     self->client.reset();
-    if (!connection) {
-      GErrorPtr wrapped;
-      transport::propagate_prefixed(wrapped.out(), error.release(), "cannot connect to " + self->target(),
-                                    nullptr);
-      return self->failed(std::move(wrapped), true);
-    }
+    // failed() words it ("cannot connect to TARGET: ..."); prefixing here too
+    // printed the target twice.
+    if (!connection) return self->failed(std::move(error), true);
     if (!self->options.tls) return self->succeeded(G_IO_STREAM(connection.get()));
     const auto& tls = *self->options.tls;
     const std::string name = !tls.hostname.empty() ? tls.hostname
