@@ -177,6 +177,21 @@ bool ClientConnection::flush(ReaderId reader) {
   return !gone_ && session_.flush(reader);
 }
 
+CardControlResult ClientConnection::card_control(ReaderId reader, CardControlEvent event) {
+  if (gone_) return CardControlResult::Closed;
+  const CardControlResult result = session_.send_card_control(reader, event);
+  const std::string what(to_string(event));
+  if (result == CardControlResult::Sent) {
+    g_info("client %" G_GUINT64_FORMAT " (%s): reader %u: sent %s", id_, peer_.c_str(), reader,
+           what.c_str());
+  } else {
+    const std::string why(to_string(result));
+    g_debug("client %" G_GUINT64_FORMAT " (%s): reader %u: %s not sent: %s", id_, peer_.c_str(),
+            reader, what.c_str(), why.c_str());
+  }
+  return result;
+}
+
 bool ClientConnection::request_reconnect(std::string_view host, std::string_view port) {
   return !gone_ && session_.request_reconnect(host, port);
 }

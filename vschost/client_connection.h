@@ -66,6 +66,8 @@ class ClientConnection : public ScriptTarget {
   }
   bool send_apdu(vscard::ReaderId reader, std::span<const std::uint8_t> apdu) override;
   bool flush(vscard::ReaderId reader) override;
+  vscard::CardControlResult card_control(vscard::ReaderId reader,
+                                         vscard::CardControlEvent event) override;
 
  private:
   struct Pending {

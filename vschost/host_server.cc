@@ -139,6 +139,19 @@ bool HostServer::flush(ReaderRef reader) {
   return it != clients_.end() && it->second->flush(reader.reader);
 }
 
+vscard::CardControlResult HostServer::send_card_control(ReaderRef reader,
+                                                      vscard::CardControlEvent event) {
+  auto it = clients_.find(reader.client);
+  if (it == clients_.end()) return vscard::CardControlResult::Closed;
+  return it->second->card_control(reader.reader, event);
+}
+
+const vscard::HostSession::ReaderInfo* HostServer::reader_info(ReaderRef reader) const {
+  auto it = clients_.find(reader.client);
+  if (it == clients_.end() || it->second->is_gone()) return nullptr;
+  return it->second->session().reader(reader.reader);
+}
+
 std::size_t HostServer::request_reconnect(std::string_view host, std::string_view port) {
   std::size_t n = 0;
   for (auto& [id, client] : clients_) {

@@ -46,6 +46,10 @@ class HostServer {
   bool transmit(ReaderRef reader, std::span<const std::uint8_t> apdu,
                 ClientConnection::ResponseHandler done);
   bool flush(ReaderRef reader);
+  // Sends a CardControl event (extension) to the card in `reader`.
+  vscard::CardControlResult send_card_control(ReaderRef reader, vscard::CardControlEvent event);
+  // The reader's state in its client's session, or nullptr.
+  const vscard::HostSession::ReaderInfo* reader_info(ReaderRef reader) const;
   // Sends Reconnect to every client that advertised it; returns how many.
   std::size_t request_reconnect(std::string_view host, std::string_view port);
 

@@ -53,11 +53,13 @@ struct CommandPart {
 };
 
 struct Step {
-  enum class Kind { WaitCard, Send, Expect, WaitRemoval, Flush, Sleep, Set };
+  // PowerOff/PowerOn/Reset send the CardControl extension (docs/protocol.md);
+  // PowerOn and Reset wait for the card's new ATR.
+  enum class Kind { WaitCard, Send, Expect, WaitRemoval, Flush, Sleep, Set, PowerOff, PowerOn, Reset };
   Kind kind = Kind::Send;
   int line = 0;
   std::string text;                    // the source line, trimmed, without comment
-  std::optional<std::string> reader;   // WaitCard / WaitRemoval: reader name
+  std::optional<std::string> reader;   // WaitCard / WaitRemoval / power steps: reader name
   std::vector<CommandPart> command;    // Send
   std::optional<Pattern> expect;       // Send (optional), Expect
   Millis timeout = kDefaultStepTimeout;

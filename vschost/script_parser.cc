@@ -236,6 +236,12 @@ std::string LineParser::parse(const std::vector<Token>& tokens, Step& step, bool
     step.kind = Step::Kind::WaitRemoval;
     return parse_reader_and_timeout(tokens, 1, step);
   }
+  if (kw.text == "power-off" || kw.text == "power-on" || kw.text == "reset") {
+    step.kind = kw.text == "power-off"  ? Step::Kind::PowerOff
+                : kw.text == "power-on" ? Step::Kind::PowerOn
+                                        : Step::Kind::Reset;
+    return parse_reader_and_timeout(tokens, 1, step);
+  }
   if (kw.text == "flush") {
     step.kind = Step::Kind::Flush;
     if (i < tokens.size()) {
@@ -277,7 +283,7 @@ std::string LineParser::parse(const std::vector<Token>& tokens, Step& step, bool
     if (std::string e = parse_pattern(tokens, i, *step.expect); !e.empty()) return e;
   } else {
     return "expected a keyword (wait-card, send, expect, wait-removal, flush, sleep, set, "
-           "timeout), found '" + kw.text + "'";
+           "power-off, power-on, reset, timeout), found '" + kw.text + "'";
   }
   if (i < tokens.size()) {
     if (std::string e = parse_timeout_option(tokens, i, step); !e.empty()) return e;

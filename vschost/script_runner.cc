@@ -40,6 +40,45 @@ const HostSession::ReaderInfo* ScriptRunner::find_card(
   return nullptr;
 }
 
+const HostSession::ReaderInfo* ScriptRunner::step_reader(const Step& step) const {
+  if (step.reader) {
+    for (const auto& r : target_.readers()) {
+      if (r.name == *step.reader) return &r;
+    }
+    return nullptr;
+  }
+  return current_reader_ ? find_reader(*current_reader_) : find_card(std::nullopt);
+}
+
+bool ScriptRunner::send_power_event(Clock::time_point now, const Step& step) {
+  const HostSession::ReaderInfo* reader = step_reader(step);
+  // The host sends power events only between APDUs and one reset at a time
+  // (docs/protocol.md, CardControl state rules): wait until the card is idle.
+  if (reader == nullptr || !reader->card_present || reader->apdu_outstanding ||
+      reader->atr_outstanding) {
+    return false;
+  }
+  const auto event = step.kind == Step::Kind::PowerOff  ? vscard::CardControlEvent::PowerOff
+                     : step.kind == Step::Kind::PowerOn ? vscard::CardControlEvent::PowerOn
+                                                        : vscard::CardControlEvent::WarmReset;
+  current_reader_ = reader->id;
+  target_reader_ = reader->id;
+  const std::string where = "reader " + std::to_string(reader->id);
+  const vscard::CardControlResult result = target_.card_control(reader->id, event);
+  if (result != vscard::CardControlResult::Sent) {
+    finish(now, StepResult::Status::Failed,
+           "cannot send " + std::string(vscard::to_string(event)) + " to " + where + ": " +
+               std::string(vscard::to_string(result)));
+    return true;
+  }
+  if (event == vscard::CardControlEvent::PowerOff) {
+    finish(now, StepResult::Status::Passed, where + ": powered off");
+    return true;
+  }
+  wait_ = Wait::Atr;
+  return false;
+}
+
 std::optional<Clock::time_point> ScriptRunner::deadline() const {
   if (!started_ || finished() || wait_ == Wait::None) return std::nullopt;
   return deadline_;
@@ -72,7 +111,10 @@ void ScriptRunner::advance(Clock::time_point now) {
         wait_ = Wait::Removal;
         break;
       case Step::Kind::Send:
-        // Waits (Card) for a card to send to, then for the response.
+      case Step::Kind::PowerOff:
+      case Step::Kind::PowerOn:
+      case Step::Kind::Reset:
+        // Waits (Card) for a card to send to, then for the response or ATR.
         wait_ = Wait::Card;
         break;
       case Step::Kind::Flush:
@@ -116,6 +158,10 @@ bool ScriptRunner::poll(Clock::time_point now) {
         reader = find_card(step.reader);
       } else {
         reader = current_reader_ ? find_reader(*current_reader_) : find_card(std::nullopt);
+      }
+      if (step.kind == Step::Kind::PowerOff || step.kind == Step::Kind::PowerOn ||
+          step.kind == Step::Kind::Reset) {
+        return send_power_event(now, step);
       }
       if (reader == nullptr || !reader->card_present) return false;
       // A response that came too late for an earlier step is still owed: wait for it.
@@ -163,6 +209,23 @@ bool ScriptRunner::poll(Clock::time_point now) {
       }
       if (reader != nullptr && reader->card_present) return false;
       finish(now, StepResult::Status::Passed, {});
+      return true;
+    }
+    case Wait::Atr: {
+      const auto* reader = find_reader(target_reader_);
+      if (reader == nullptr || !reader->card_present) {
+        finish(now, StepResult::Status::Failed, "the card was removed before its new ATR came");
+        return true;
+      }
+      if (reader->atr_outstanding) return false;
+      if (!reader->powered) {
+        finish(now, StepResult::Status::Failed,
+               "the host refused the card's new ATR " + vscard::to_hex(reader->atr) +
+                   " (ISO 7816-3); the card stays unpowered");
+        return true;
+      }
+      finish(now, StepResult::Status::Passed,
+             "reader " + std::to_string(reader->id) + ": ATR " + vscard::to_hex(reader->atr));
       return true;
     }
     case Wait::Response: {
@@ -241,8 +304,8 @@ void ScriptRunner::timer(Clock::time_point now) {
   if (wait_ == Wait::Sleep) {
     finish(now, StepResult::Status::Passed, {});
   } else {
-    static constexpr const char* kWhat[] = {"", "a card", "the card's removal", "the response",
-                                             "FlushComplete", ""};
+    static constexpr const char* kWhat[] = {"",  "a card", "the card's removal", "the response",
+                                             "FlushComplete", "", "the card's new ATR"};
     const Step& step = script_.steps[index_];
     finish(now, StepResult::Status::Failed,
            "timed out after " + std::to_string(step.timeout.count()) + " ms waiting for " +

@@ -29,6 +29,9 @@ class ScriptTarget {
   virtual const std::vector<vscard::HostSession::ReaderInfo>& readers() const = 0;
   virtual bool send_apdu(vscard::ReaderId reader, std::span<const std::uint8_t> apdu) = 0;
   virtual bool flush(vscard::ReaderId reader) = 0;
+  // Sends a CardControl event (extension); anything but Sent is a refusal.
+  virtual vscard::CardControlResult card_control(vscard::ReaderId reader,
+                                                 vscard::CardControlEvent event) = 0;
 };
 
 struct StepResult {
@@ -68,7 +71,7 @@ class ScriptRunner {
   const Variables& variables() const { return vars_; }
 
  private:
-  enum class Wait { None, Card, Removal, Response, FlushDone, Sleep };
+  enum class Wait { None, Card, Removal, Response, FlushDone, Sleep, Atr };
 
   void advance(Clock::time_point now);
   // Tries to make progress on the current step; true when it finished.
@@ -76,6 +79,10 @@ class ScriptRunner {
   void finish(Clock::time_point now, StepResult::Status status, std::string detail);
   const vscard::HostSession::ReaderInfo* find_card(const std::optional<std::string>& name) const;
   const vscard::HostSession::ReaderInfo* find_reader(vscard::ReaderId id) const;
+  // The reader a send or power step addresses (named, current, or the first card).
+  const vscard::HostSession::ReaderInfo* step_reader(const Step& step) const;
+  // Wait::Card of a power step: sends the event once the card is idle.
+  bool send_power_event(Clock::time_point now, const Step& step);
 
   const Script& script_;
   ScriptTarget& target_;

@@ -188,13 +188,19 @@ void VpcdExport::sync(Slot& slot) {
       continue;
     }
     if (slot.connection) {
+      // vpcd may send the next APDU before the client's card has answered a
+      // forwarded power-on/reset with its ATR; the session refuses APDUs until
+      // then, so the command waits here (card_inserted brings us back).
+      const auto* info = slot.reader ? server_.reader_info(*slot.reader) : nullptr;
+      const bool resetting = info != nullptr && info->atr_outstanding;
       const auto out = slot.state.pending_output();
       if (!out.empty()) {
         const std::size_t n = out.size();
         slot.connection->write(out);  // a refusal closes it: on_closed follows
         slot.state.consume_output(n);
       }
-      if (auto command = slot.state.take_command()) {
+      if (auto command = resetting ? std::optional<std::vector<std::uint8_t>>()
+                                   : slot.state.take_command()) {
         const std::uint64_t generation = slot.state.stats().connections;
         const ReaderRef reader = *slot.reader;
         const unsigned index = slot.index;
@@ -266,10 +272,34 @@ void VpcdExport::on_data(Slot& slot, std::span<const std::uint8_t> data) {
     g_debug("export: vpcd slot %u: get ATR (%" G_GUINT64_FORMAT " so far)", slot.index, polls);
   }
   slot.polls_logged = polls;
-  for (vpcd::Control control : slot.state.take_power_events()) {
-    g_debug("export: vpcd slot %u: %s", slot.index, std::string(vpcd::to_string(control)).c_str());
-  }
+  for (vpcd::Control control : slot.state.take_power_events()) forward_power(slot, control);
   sync(slot);
+}
+
+void VpcdExport::forward_power(Slot& slot, vpcd::Control control) {
+  const std::string what(vpcd::to_string(control));
+  if (!slot.reader) return;
+  // vpcd's frames are pcscd's IFDHPowerICC actions (ifd-vpcd.c): IFD_POWER_DOWN,
+  // IFD_POWER_UP, IFD_RESET. A reset of an unpowered card is a cold reset
+  // (ISO 7816-3 6.2.2), which the CardControl rules call PowerOn.
+  vscard::CardControlEvent event = vscard::CardControlEvent::PowerOff;
+  if (control == vpcd::Control::PowerOn) {
+    event = vscard::CardControlEvent::PowerOn;
+  } else if (control == vpcd::Control::Reset) {
+    const auto* info = server_.reader_info(*slot.reader);
+    event = info != nullptr && !info->powered ? vscard::CardControlEvent::PowerOn
+                                              : vscard::CardControlEvent::WarmReset;
+  }
+  const vscard::CardControlResult result = server_.send_card_control(*slot.reader, event);
+  if (result == vscard::CardControlResult::Sent) {
+    g_info("export: vpcd slot %u: %s -> client's card (%s)", slot.index, what.c_str(),
+           std::string(vscard::to_string(event)).c_str());
+  } else {
+    // A client without the extension (QEMU-era clients, libcacard's vscclient)
+    // never learns of it, as before the extension; the card keeps its state.
+    g_debug("export: vpcd slot %u: %s not forwarded: %s", slot.index, what.c_str(),
+            std::string(vscard::to_string(result)).c_str());
+  }
 }
 
 void VpcdExport::on_closed(Slot& slot, const std::string& reason) {

@@ -27,6 +27,7 @@
 #include "host_observer.h"
 #include "vscard/address.h"
 #include "vscard/connector.h"
+#include "vscard/vpcd_frame.h"
 
 namespace vschost {
 
@@ -85,6 +86,8 @@ class VpcdExport : public HostObserver {
   void on_connected(Slot& slot, std::unique_ptr<vscard::Connection> connection);
   void on_data(Slot& slot, std::span<const std::uint8_t> data);
   void on_closed(Slot& slot, const std::string& reason);
+  // Sends vpcd's power off / power on / reset to the client as CardControl.
+  void forward_power(Slot& slot, vscard::vpcd::Control control);
   void on_connect_failed(Slot& slot, const GError* error,
                          std::optional<std::chrono::milliseconds> retry_in);
   void on_answer(unsigned index, std::uint64_t connection, ReaderRef reader,

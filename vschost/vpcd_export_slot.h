@@ -11,9 +11,10 @@
 //   - vpcd polls presence about once a second with get ATR (control 4) and needs
 //     the ATR back; we answer from the ATR the client sent, without asking it.
 //   - power off (0), power on (1) and reset (2) are sent with sendToVICC alone:
-//     vpcd reads no answer, so none is sent (vicc sends none either). The VSCard
-//     protocol has no reset either: QEMU's passthru answers power-on from the
-//     cached ATR too.
+//     vpcd reads no answer, so none is sent (vicc sends none either). They are
+//     handed up (take_power_events) and VpcdExport forwards them to a client
+//     that negotiated the CardControl extension; plain VSCard has no reset, and
+//     QEMU's passthru answers power-on from the cached ATR too.
 //   - a command APDU is answered with exactly one response frame. An empty
 //     frame makes vpcd eject the card (vicc_transmit treats 0 bytes as failure),
 //     so when the client cannot give a response (VSCard Error, reader or card

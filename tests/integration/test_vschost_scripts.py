@@ -4,13 +4,15 @@ report format (TAP plan, JUnit XML that parses, JSON lines), and the clear
 errors of the command line. The client is lib/vscard_peer.py answering like a card."""
 import json
 import os
+import struct
 import subprocess
 import tempfile
 import threading
 import unittest
 import xml.etree.ElementTree as ET
 
-from vscard_peer import Peer
+from vscard_peer import (CAP_CARD_CONTROL, CAP_RECONNECT, CARD_CONTROL, POWER_OFF, POWER_ON,
+                         VICC_ATR, WARM_RESET, Peer, atr)
 from vschost_proc import VschostProcess, vschost_binary
 
 CHALLENGE = bytes(range(1, 9))
@@ -112,6 +114,45 @@ class ScriptTest(unittest.TestCase):
         self.assertEqual(status, 1)
         self.assertIn("client disconnected", out)
         self.assertIn("1 not run", out)
+
+    def test_power_statements_reach_the_client_in_order(self):
+        events = []
+
+        def resettable(port):
+            with Peer.connect("127.0.0.1", port) as p:
+                rid = p.handshake(caps=(CAP_RECONNECT | CAP_CARD_CONTROL,))
+
+                def control(m):
+                    if m[0] == CARD_CONTROL:
+                        code = struct.unpack(">I", m[2])[0]
+                        events.append(code)
+                        if code in (POWER_ON, WARM_RESET):
+                            p.send(atr(VICC_ATR, rid))  # the card's ATR after the reset
+                    return False
+                p.serve_card(card, until=control, timeout=30)
+
+        status, out, err = self.run_script(
+            "wait-card\nsend 00A40400023F00 expect 6F XX * 9000\npower-off\n"
+            "power-on timeout=5\nreset timeout=5\nsend 0084000008 expect $c:8 9000\n",
+            extra=("--mode", "multi"), client=resettable)
+        self.assertEqual(status, 0, out + err)
+        self.assertEqual(events, [POWER_OFF, POWER_ON, WARM_RESET])
+        self.assertIn("ATR " + VICC_ATR.hex().upper(), out)
+
+    def test_power_statement_fails_for_a_client_without_the_extension(self):
+        seen = []
+
+        def plain(port):
+            with Peer.connect("127.0.0.1", port) as p:
+                p.handshake(caps=(CAP_RECONNECT,))
+                p.serve_card(card, until=lambda m: seen.append(m[0]) and False, timeout=10)
+
+        status, out, err = self.run_script("wait-card\nreset\nsend 00A40400023F00\n",
+                                           extra=("--mode", "multi"), client=plain)
+        self.assertEqual(status, 1, out + err)
+        self.assertIn("did not advertise the CardControl capability", out)
+        self.assertIn("2 passed, 1 failed", out)
+        self.assertNotIn(CARD_CONTROL, seen)  # nothing of type 11 on the wire
 
     def test_tap_report_has_the_right_plan(self):
         status, out, err = self.run_script(PASSING + "send 00B0 expect 9000\n", ["--report", "tap"])

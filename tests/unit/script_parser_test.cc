@@ -56,6 +56,21 @@ TEST(ScriptParser, EveryKeyword) {
   EXPECT_EQ(s.steps[6].kind, Step::Kind::WaitRemoval);
 }
 
+TEST(ScriptParser, PowerStatements) {
+  Script s = parse_ok("power-off\npower-on \"R 1\" timeout=3s\nreset timeout=500ms\n");
+  ASSERT_EQ(s.steps.size(), 3u);
+  EXPECT_EQ(s.steps[0].kind, Step::Kind::PowerOff);
+  EXPECT_FALSE(s.steps[0].reader.has_value());
+  EXPECT_EQ(s.steps[1].kind, Step::Kind::PowerOn);
+  EXPECT_EQ(s.steps[1].reader, "R 1");
+  EXPECT_EQ(s.steps[1].timeout, Millis(3000));
+  EXPECT_EQ(s.steps[2].kind, Step::Kind::Reset);
+  EXPECT_EQ(s.steps[2].timeout, Millis(500));
+  EXPECT_NE(parse_error("reset R0 R1\n").message.find("expected the end of the line"),
+            std::string::npos);
+  EXPECT_NE(parse_error("power-on timeout=x\n").message.find("duration"), std::string::npos);
+}
+
 TEST(ScriptParser, ReaderNamesQuotedOrBare) {
   Script s = parse_ok("wait-card \"Virtual PCD 00 00\" timeout=30\nwait-removal R1\n");
   ASSERT_EQ(s.steps.size(), 2u);

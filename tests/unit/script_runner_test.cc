@@ -16,6 +16,9 @@ struct FakeTarget : ScriptTarget {
   std::vector<HostSession::ReaderInfo> list;
   std::vector<std::pair<vscard::ReaderId, B>> sent;
   std::vector<vscard::ReaderId> flushed;
+  std::vector<std::pair<vscard::ReaderId, vscard::CardControlEvent>> controls;
+  // What card_control() answers; Sent also updates the reader as HostSession does.
+  vscard::CardControlResult control_result = vscard::CardControlResult::Sent;
   const std::vector<HostSession::ReaderInfo>& readers() const override { return list; }
   bool send_apdu(vscard::ReaderId r, std::span<const std::uint8_t> apdu) override {
     for (auto& x : list) {
@@ -30,6 +33,26 @@ struct FakeTarget : ScriptTarget {
   bool flush(vscard::ReaderId r) override {
     flushed.push_back(r);
     return true;
+  }
+  vscard::CardControlResult card_control(vscard::ReaderId r,
+                                         vscard::CardControlEvent e) override {
+    controls.emplace_back(r, e);
+    if (control_result != vscard::CardControlResult::Sent) return control_result;
+    for (auto& x : list) {
+      if (x.id != r) continue;
+      x.powered = e != vscard::CardControlEvent::PowerOff;
+      x.atr_outstanding = vscard::card_control_wants_atr(e);
+    }
+    return control_result;
+  }
+  // The client's ATR answering a power-on/reset; `accepted` as the host judged it.
+  void reset_atr(vscard::ReaderId id, B atr, bool accepted = true) {
+    for (auto& x : list) {
+      if (x.id != id) continue;
+      x.atr = std::move(atr);
+      x.atr_outstanding = false;
+      x.powered = accepted;
+    }
   }
   void add(vscard::ReaderId id, std::string name, bool card) {
     HostSession::ReaderInfo info;
@@ -205,6 +228,73 @@ TEST_F(Fixture, DisconnectFailsCurrentAndSkipsRest) {
   EXPECT_NE(tap.find("# SKIP"), std::string::npos);
   std::string xml = junit_document(runs, "x.vsc");
   EXPECT_NE(xml.find("tests=\"3\" failures=\"1\" skipped=\"2\""), std::string::npos) << xml;
+}
+
+TEST_F(Fixture, PowerCycleThenApdu) {
+  target.add(0, "R0", true);
+  Script s = parse("power-off\npower-on timeout=2s\nsend 00A4 expect 9000\nreset\n");
+  auto r = run(s);
+  ASSERT_EQ(target.controls.size(), 2u);  // power-off passes at once, power-on is sent
+  EXPECT_EQ(target.controls[0].second, vscard::CardControlEvent::PowerOff);
+  EXPECT_EQ(target.controls[1].second, vscard::CardControlEvent::PowerOn);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].status, StepResult::Status::Passed);
+  EXPECT_TRUE(target.sent.empty());  // the APDU waits for the ATR
+  ASSERT_TRUE(r->deadline().has_value());
+  EXPECT_EQ(*r->deadline(), t0 + Millis(2000));
+  target.reset_atr(0, {0x3B, 0x01});
+  r->readers_changed(t0 + Millis(5));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].status, StepResult::Status::Passed);
+  EXPECT_NE(seen[1].detail.find("ATR 3B01"), std::string::npos) << seen[1].detail;
+  ASSERT_EQ(target.sent.size(), 1u);
+  EXPECT_EQ(target.controls.size(), 2u);  // reset waits for the APDU's answer
+  respond(*r, 0, {0x90, 0x00}, 6);
+  ASSERT_EQ(target.controls.size(), 3u);
+  EXPECT_EQ(target.controls[2].second, vscard::CardControlEvent::WarmReset);
+  target.reset_atr(0, {0x3B, 0x02});
+  r->readers_changed(t0 + Millis(7));
+  EXPECT_TRUE(r->finished());
+  EXPECT_TRUE(r->passed());
+}
+
+TEST_F(Fixture, PowerStepRefusedBySession) {
+  target.add(0, "R0", true);
+  target.control_result = vscard::CardControlResult::NotNegotiated;
+  Script s = parse("reset\n");  // the runner keeps a reference
+  auto r = run(s);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].status, StepResult::Status::Failed);
+  const std::string why(vscard::to_string(vscard::CardControlResult::NotNegotiated));
+  EXPECT_NE(seen[0].detail.find(why), std::string::npos) << seen[0].detail;
+  EXPECT_FALSE(r->passed());
+}
+
+TEST_F(Fixture, PowerOnTimeoutRefusedAtrAndRemoval) {
+  target.add(0, "R0", true);
+  Script s = parse("power-on timeout=100ms\npower-on\npower-on\n");
+  auto r = run(s);
+  r->timer(t0 + Millis(100));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].status, StepResult::Status::Failed);
+  EXPECT_NE(seen[0].detail.find("the card's new ATR"), std::string::npos) << seen[0].detail;
+  // The next power-on waits while the first one's ATR is still owed.
+  EXPECT_EQ(target.controls.size(), 1u);
+  target.reset_atr(0, {0x3B, 0x01});
+  r->readers_changed(t0 + Millis(101));
+  ASSERT_EQ(target.controls.size(), 2u);
+  target.reset_atr(0, {0x00}, false);
+  r->readers_changed(t0 + Millis(102));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].status, StepResult::Status::Failed);
+  EXPECT_NE(seen[1].detail.find("refused"), std::string::npos) << seen[1].detail;
+  ASSERT_EQ(target.controls.size(), 3u);
+  target.list[0].card_present = false;
+  r->readers_changed(t0 + Millis(103));
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[2].status, StepResult::Status::Failed);
+  EXPECT_NE(seen[2].detail.find("removed"), std::string::npos) << seen[2].detail;
+  EXPECT_TRUE(r->finished());
 }
 
 }  // namespace

@@ -20,11 +20,11 @@ import time
 
 # VSCMsgType (libcacard's vscard_common.h); RECONNECT is this project's extension.
 INIT, ERROR, READER_ADD, READER_REMOVE, ATR, CARD_REMOVE, APDU, FLUSH, \
-    FLUSH_COMPLETE, RECONNECT = range(1, 11)
+    FLUSH_COMPLETE, RECONNECT, CARD_CONTROL = range(1, 12)
 TYPE_NAMES = {INIT: "Init", ERROR: "Error", READER_ADD: "ReaderAdd",
               READER_REMOVE: "ReaderRemove", ATR: "ATR", CARD_REMOVE: "CardRemove",
               APDU: "APDU", FLUSH: "Flush", FLUSH_COMPLETE: "FlushComplete",
-              RECONNECT: "Reconnect"}
+              RECONNECT: "Reconnect", CARD_CONTROL: "CardControl"}
 
 # VSCErrorCode
 SUCCESS, GENERAL_ERROR, CANNOT_ADD_MORE_READERS, CARD_ALREADY_INSERTED = range(4)
@@ -33,6 +33,9 @@ MAGIC = b"VSCD"
 VERSION = 2          # MAKE_VERSION(0,0,2)
 UNDEFINED_READER = 0xFFFFFFFF
 CAP_RECONNECT = 1    # bit 0 of the first capability word (extension)
+CAP_CARD_CONTROL = 2  # bit 1: CardControl (type 11), docs/protocol.md
+# CardControl event codes
+POWER_OFF, POWER_ON, WARM_RESET, READER_IN_USE, READER_NOT_IN_USE, READER_EXCLUSIVE = range(1, 7)
 HEADER_SIZE = 12
 
 # ATR of vsmartcard's iso7816 vicc (T=1, valid TCK); QEMU and ISO checks accept it.
