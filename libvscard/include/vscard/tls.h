@@ -11,8 +11,10 @@
 //   ca-crl.pem       optional             optional
 //   dh-params.pem    -                    ignored (GnuTLS picks its own groups)
 //
-// The same directory therefore works for QEMU and for vscard. GIO's TLS backend
-// (glib-networking) does the work; there is never a fallback to plaintext.
+// The same directory therefore works for QEMU and for vscard. A Connector uses
+// GIO's TLS backend (glib-networking); a Listener drives GnuTLS itself on the
+// main loop, so peers stalling mid-handshake hold no thread (docs/security.md).
+// There is never a fallback to plaintext.
 // GIO's TLS API cannot apply a CRL: when ca-crl.pem is there, it must parse and
 // be signed by the CA, and every handshake then checks the peer's certificate
 // against it with GnuTLS, refusing a revoked one with a message naming the

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "transport/gnutls_stream.h"
 #include "transport/socket_util.h"
 #include "vscard/glib_ptr.h"
 #include "vscard/transport_error.h"
@@ -223,7 +224,7 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
     half_closed = true;
     if (tls && !peer_done) {
       // An orderly TLS end says so with close_notify (RFC 8446 6.1): closing
-      // GTlsConnection's output stream sends it (glib-networking: gnutls_bye
+      // the TLS output stream sends it (gnutls_bye
       // with GNUTLS_SHUT_WR) and leaves reading open. Everything queued has
       // been written, so the alert fits in the socket buffer at once.
       g_output_stream_close(output, nullptr, nullptr);
@@ -319,7 +320,7 @@ std::unique_ptr<Connection> Connection::adopt(GIOStream* stream, const Options& 
   impl->read_buffer_size = impl->options.read_buffer_size;
   impl->read_buffer = std::make_unique_for_overwrite<std::uint8_t[]>(impl->read_buffer_size);
   impl->peer = transport::describe_peer(stream);
-  impl->tls = G_IS_TLS_CONNECTION(stream);
+  impl->tls = G_IS_TLS_CONNECTION(stream) || transport::gnutls_stream_base(stream) != nullptr;
   if (!transport::apply_tcp_options(impl->socket, options.keepalive, error)) {
     impl->finish(std::nullopt);
     return nullptr;

@@ -8,6 +8,7 @@
 
 #include <gio/gunixsocketaddress.h>
 
+#include "transport/gnutls_stream.h"
 #include "vscard/address.h"
 #include "vscard/glib_ptr.h"
 
@@ -21,6 +22,7 @@ GSocket* socket_of(GIOStream* stream) {
     GObjectPtr<GIOStream> owned(base);
     return socket_of(base);  // the base stream outlives this call: the TLS connection holds it
   }
+  if (GIOStream* base = gnutls_stream_base(stream)) return socket_of(base);
   if (G_IS_SOCKET_CONNECTION(stream)) return g_socket_connection_get_socket(G_SOCKET_CONNECTION(stream));
   return nullptr;
 }

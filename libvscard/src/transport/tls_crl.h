@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <gnutls/gnutls.h>
 
 #include <optional>
 #include <string>
@@ -18,5 +19,7 @@ bool check_crl_file(const std::string& crl_path, const std::string& ca_path, GEr
 // After a handshake: the peer's certificate's serial number (hex) if a CRL in
 // `crl_path` revokes it; nullopt if not revoked (or no certificate).
 std::optional<std::string> revoked_serial(GTlsCertificate* peer, const std::string& crl_path);
+// The same for a certificate in DER (GnuTLS's gnutls_certificate_get_peers).
+std::optional<std::string> revoked_serial_der(const gnutls_datum_t& peer, const std::string& crl_path);
 
 }  // namespace vscard::transport

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// TLS handshakes with clear verdicts (see tls_handshake.h).
+// The client side of TLS handshakes, with clear verdicts (see tls_handshake.h;
+// the server side is tls_server_handshake.cc).
 //
-// Certificate checks: GIO verifies the peer against the database (ca-cert.pem)
-// and, on the client, the server identity. Any failure is reported to the
+// Certificate checks: GIO verifies the server against the database
+// (ca-cert.pem) and its identity. Any failure is reported to the
 // "accept-certificate" signal with GTlsCertificateFlags; we record the flags,
 // refuse, and build the message from them, because the handshake error itself
 // only says "Unacceptable TLS certificate".
 #define G_LOG_DOMAIN "vscard"
 #include "transport/tls_handshake.h"
-
-#include <sys/socket.h>
 
 #include <string>
 
@@ -19,10 +18,9 @@
 
 namespace vscard::transport {
 
-struct TlsHandshake::State : std::enable_shared_from_this<State> {
-  bool server = false;
+struct ClientHandshake : std::enable_shared_from_this<ClientHandshake> {
   std::string peer;         // for messages
-  std::string server_name;  // client: the name checked
+  std::string server_name;  // the name checked
   std::string ca_path;
   std::string crl_path;  // ca-crl.pem beside ca_path, if the file exists
   bool have_certificate = false;
@@ -32,25 +30,21 @@ struct TlsHandshake::State : std::enable_shared_from_this<State> {
   GTlsCertificateFlags rejected = static_cast<GTlsCertificateFlags>(0);
   bool timed_out = false;
   bool cancelled = false;
-  // Server: the client's first TLS record (its ClientHello) is waited for on
-  // the main context before glib-networking gets the connection (see wait_hello).
-  GSourcePtr hello_source;
-  std::size_t hello_needed = 0;  // bytes of the first record: 5, then 5 + its length
-  bool saw_hello = false;        // the client sent a whole TLS handshake record
-  Done done;
-  std::shared_ptr<State> self;  // while the handshake runs
+  TlsHandshake::Done done;
+  std::shared_ptr<ClientHandshake> self;  // while the handshake runs
+
+  void cancel();
 
   static gboolean on_accept_certificate(GTlsConnection*, GTlsCertificate*, GTlsCertificateFlags errors,
                                         gpointer data) {
-    // A server connection asks about every client certificate, valid or not
-    // (glib-networking leaves the decision to the application there); a client
-    // connection only asks about failed ones. Never accept one that failed a check.
-    static_cast<State*>(data)->rejected = errors;
+    // A client connection only asks about failed certificates; never accept
+    // one that failed a check.
+    static_cast<ClientHandshake*>(data)->rejected = errors;
     return errors == 0;
   }
 
   static gboolean on_timeout(gpointer data) {
-    auto* state = static_cast<State*>(data);
+    auto* state = static_cast<ClientHandshake*>(data);
     state->timed_out = true;
     g_cancellable_cancel(state->cancellable.get());
     return G_SOURCE_REMOVE;
@@ -58,81 +52,18 @@ struct TlsHandshake::State : std::enable_shared_from_this<State> {
 
   void start(std::chrono::seconds timeout) {
     self = shared_from_this();
-    g_signal_connect(tls.get(), "accept-certificate", G_CALLBACK(&State::on_accept_certificate), this);
+    g_signal_connect(tls.get(), "accept-certificate", G_CALLBACK(&ClientHandshake::on_accept_certificate), this);
     if (timeout.count() > 0) {
       timer.reset(g_timeout_source_new_seconds(static_cast<guint>(timeout.count())));
-      g_source_set_callback(timer.get(), &State::on_timeout, this, nullptr);
+      g_source_set_callback(timer.get(), &ClientHandshake::on_timeout, this, nullptr);
       g_source_attach(timer.get(), g_main_context_get_thread_default());
     }
-    if (server && base_socket() != nullptr) return wait_hello(5);
-    run_handshake();
-  }
-
-  void run_handshake() {
     g_tls_connection_handshake_async(G_TLS_CONNECTION(tls.get()), G_PRIORITY_DEFAULT, cancellable.get(),
-                                     &State::handshake_done, this);
-  }
-
-  GSocket* base_socket() const {
-    GIOStream* base = nullptr;
-    g_object_get(tls.get(), "base-io-stream", &base, nullptr);
-    GSocket* socket = base ? socket_of(base) : nullptr;
-    if (base) g_object_unref(base);
-    return socket;
-  }
-
-  // glib-networking runs every handshake, async or not, on a thread of GLib's
-  // shared GTask pool (10 threads, grown by one every few tenths of a second
-  // at most), and that thread blocks while the peer is silent. A few dozen
-  // clients that connect and send nothing, or half a ClientHello, would hold
-  // every thread and starve real clients for minutes. So the server waits on
-  // the main context, with no thread, until the client's first TLS record is
-  // complete in the socket buffer: SO_RCVLOWAT makes the socket readable only
-  // then (or at EOF), and MSG_PEEK leaves the bytes for GnuTLS.
-  void wait_hello(std::size_t needed) {
-    GSocket* socket = base_socket();
-    hello_needed = needed;
-    int lowat = static_cast<int>(needed);
-    setsockopt(g_socket_get_fd(socket), SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
-    hello_source.reset(g_socket_create_source(socket, G_IO_IN, cancellable.get()));
-    g_source_set_callback(hello_source.get(), G_SOURCE_FUNC(+&State::on_hello_readable),
-                          this, nullptr);
-    g_source_attach(hello_source.get(), g_main_context_get_thread_default());
-  }
-
-  static gboolean on_hello_readable(GSocket* socket, GIOCondition, gpointer data) {
-    auto* state = static_cast<State*>(data);
-    if (g_cancellable_is_cancelled(state->cancellable.get())) {
-      // Timed out or abandoned: let the handshake report it (it fails at once).
-      state->hello_source.reset();
-      state->hello_done(socket);
-      return G_SOURCE_REMOVE;
-    }
-    std::uint8_t head[5 + 16384 + 2048];
-    const std::size_t want = std::min(state->hello_needed, sizeof head);
-    const ssize_t n = recv(g_socket_get_fd(socket), head, want, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return G_SOURCE_CONTINUE;
-    state->hello_source.reset();
-    // A TLS handshake record: type 22, then the version and a 2-byte length
-    // (RFC 8446 5.1). Anything else, or EOF, goes to GnuTLS as it is: it
-    // reports the verdict ("not TLS", "closed").
-    if (n >= 5 && head[0] == 22 && state->hello_needed == 5) {
-      state->wait_hello(5 + (static_cast<std::size_t>(head[3]) << 8 | head[4]));
-      return G_SOURCE_REMOVE;
-    }
-    if (n > 0 && static_cast<std::size_t>(n) >= want && state->hello_needed > 5) state->saw_hello = true;
-    state->hello_done(socket);
-    return G_SOURCE_REMOVE;
-  }
-
-  void hello_done(GSocket* socket) {
-    int one = 1;
-    setsockopt(g_socket_get_fd(socket), SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
-    run_handshake();
+                                     &ClientHandshake::handshake_done, this);
   }
 
   static void handshake_done(GObject* source, GAsyncResult* result, gpointer data) {
-    auto state = std::move(static_cast<State*>(data)->self);
+    auto state = std::move(static_cast<ClientHandshake*>(data)->self);
     state->timer.reset();
     g_signal_handlers_disconnect_by_data(source, state.get());
     GErrorPtr error;
@@ -158,7 +89,7 @@ struct TlsHandshake::State : std::enable_shared_from_this<State> {
   }
 
   // The certificate's owner as seen from this side.
-  const char* whose() const { return server ? "the client certificate" : "the server certificate"; }
+  static const char* whose() { return "the server certificate"; }
 
   void explain(const GError* error, GError** out) const {
     const std::string prefix = "TLS handshake with " + peer + " failed: ";
@@ -191,21 +122,12 @@ struct TlsHandshake::State : std::enable_shared_from_this<State> {
       if (text.empty()) text = std::string(whose()) + " was refused";
       return set(code, text);
     }
-    if (g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED) && server)
-      return set(TransportError::TlsNoClientCertificate,
-                 "the client sent no certificate, but this listener requires one (mutual TLS, "
-                 "verify-peer): give the client a client-cert.pem and client-key.pem signed by " +
-                     ca_path);
     if (g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
       return set(TransportError::TlsNoClientCertificate, kClientCertificateRequired);
-    if (g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS) && saw_hello)
-      return set(TransportError::TlsHandshake,
-                 "the client sent a TLS hello, then closed the connection before the handshake "
-                 "completed");
     if (g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS))
       return set(TransportError::TlsHandshake, "the peer does not speak TLS");
     std::string text = error ? error->message : "unknown error";
-    if (!server && !have_certificate && error && error->domain == G_TLS_ERROR)
+    if (!have_certificate && error && error->domain == G_TLS_ERROR)
       text += " (if the server requires a client certificate, add client-cert.pem and client-key.pem)";
     set(TransportError::TlsHandshake, text);
   }
@@ -242,7 +164,7 @@ std::shared_ptr<TlsHandshake> TlsHandshake::client(GIOStream* base, const TlsCli
                                                    const std::string& server_name, std::uint16_t port,
                                                    const std::string& peer, std::chrono::seconds timeout,
                                                    Done done) {
-  auto state = std::make_shared<State>();
+  auto state = std::make_shared<ClientHandshake>();
   state->peer = peer;
   state->server_name = server_name;
   state->ca_path = ca_path_of(*options.credentials);
@@ -267,43 +189,13 @@ std::shared_ptr<TlsHandshake> TlsHandshake::client(GIOStream* base, const TlsCli
   g_tls_connection_set_require_close_notify(tls, FALSE);
   state->done = std::move(done);
   state->start(timeout);
-  return std::make_shared<TlsHandshake>(state);
+  return std::make_shared<TlsHandshake>([state] { state->cancel(); });
 }
 
-std::shared_ptr<TlsHandshake> TlsHandshake::server(GIOStream* base, const TlsServerOptions& options,
-                                                   const std::string& peer, std::chrono::seconds timeout,
-                                                   Done done) {
-  auto state = std::make_shared<State>();
-  state->server = true;
-  state->peer = "client " + peer;
-  state->ca_path = ca_path_of(*options.credentials);
-  state->crl_path = crl_path_of(*options.credentials);
-  state->have_certificate = true;
-  GError* error = nullptr;
-  state->tls.reset(g_tls_server_connection_new(base, options.credentials->certificate(), &error));
-  if (!state->tls) return fail_now(peer, error, done);
-  GTlsConnection* tls = G_TLS_CONNECTION(state->tls.get());
-  g_tls_connection_set_database(tls, options.credentials->database());
-  g_object_set(tls, "authentication-mode",
-               options.verify_peer ? G_TLS_AUTHENTICATION_REQUIRED : G_TLS_AUTHENTICATION_NONE, nullptr);
-  g_tls_connection_set_require_close_notify(tls, FALSE);
-  state->done = std::move(done);
-  state->start(timeout);
-  return std::make_shared<TlsHandshake>(state);
+void ClientHandshake::cancel() {
+  cancelled = true;
+  timer.reset();
+  g_cancellable_cancel(cancellable.get());
 }
-
-void TlsHandshake::cancel() {
-  state_->cancelled = true;
-  state_->timer.reset();
-  if (state_->hello_source) {
-    // Not in glib-networking's hands yet: nothing will call back.
-    state_->hello_source.reset();
-    state_->self.reset();
-    return;
-  }
-  g_cancellable_cancel(state_->cancellable.get());
-}
-
-TlsHandshake::~TlsHandshake() = default;
 
 }  // namespace vscard::transport

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Internal: wraps a connected stream in GTlsConnection and runs the handshake,
-// turning GIO's verdict into one line that names the failing check.
+// Internal: runs a TLS handshake on a connected stream, turning the verdict
+// into one line that names the failing check. The client side wraps the
+// stream in GTlsConnection (glib-networking); the server side drives GnuTLS
+// on the main context (tls_server_handshake.cc, gnutls_stream.h), so peers
+// that stall mid-handshake hold no thread.
 #pragma once
 
 #include <gio/gio.h>
@@ -9,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "vscard/glib_ptr.h"
 #include "vscard/tls.h"
@@ -33,14 +37,14 @@ class TlsHandshake {
                                               Done done);
 
   // Abandons the handshake; `done` is not called.
-  void cancel();
+  void cancel() {
+    if (auto abandon = std::exchange(cancel_, nullptr)) abandon();
+  }
 
-  struct State;
-  explicit TlsHandshake(std::shared_ptr<State> state) : state_(std::move(state)) {}
-  ~TlsHandshake();
+  explicit TlsHandshake(std::function<void()> cancel) : cancel_(std::move(cancel)) {}
 
  private:
-  std::shared_ptr<State> state_;
+  std::function<void()> cancel_;
 };
 
 }  // namespace vscard::transport
