@@ -3,7 +3,8 @@
 //
 // Readers and cards reported by any CardSource become ReaderAdd/ATR/CardRemove/
 // ReaderRemove through the session; APDUs the host sends are routed to the
-// source owning the reader, answered on its worker, and the response sent back.
+// source owning the reader, answered at once when the source can without blocking
+// (CardSource::transmit_now) or else on its worker, and the response sent back.
 // The session outlives connections: after ClientSession::restart() it
 // re-announces every reader and card itself, and the bridge drops answers to
 // APDUs asked on an earlier connection (a generation counter).
@@ -18,7 +19,9 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "card_source.h"
@@ -80,7 +83,12 @@ class Bridge final : public CardSourceListener {
   // Does what the presenter asks: answer the host, or transmit to the card.
   void follow(vscard::ReaderHandle handle, vscard::T0Presenter::Step step,
               std::span<const std::uint8_t> host_command);
-  void transmit(vscard::ReaderHandle handle, std::vector<std::uint8_t> command);
+  // To the card: answered at once when the source can (CardSource::transmit_now),
+  // else through its worker.
+  void transmit(vscard::ReaderHandle handle, std::span<const std::uint8_t> command);
+  // The card's answer (or failure) to the command transmit() sent.
+  void card_answered(vscard::ReaderHandle handle, bool ok, std::span<const std::uint8_t> response,
+                     std::string_view error);
   void answer(vscard::ReaderHandle handle, std::span<const std::uint8_t> response);
   static void log_pin_notice(const std::string& reader, const std::optional<PinGuard::Notice>& notice);
 

@@ -46,7 +46,7 @@ bool db_directory_usable(const std::string& dir) {
 // RESET RETRY COUNTER: ISO 7816-4 11.5.6-11.5.10, libcacard card_7816.c ->
 // vcard_emul_login), CAC SIGN/DECRYPT (INS 42, cac.c -> vcard_emul_rsa_op) and,
 // to be safe, the challenge/authenticate family (ISO 7816-4 11.5.2-11.5.4).
-bool may_reach_token(const std::vector<std::uint8_t>& apdu) {
+bool may_reach_token(std::span<const std::uint8_t> apdu) {
   if (apdu.size() < 2) return false;
   switch (apdu[1]) {
     case 0x20: case 0x21: case 0x24: case 0x25: case 0x2C: case 0x2D:  // PIN
@@ -133,11 +133,15 @@ bool CacardSource::start(GMainContext* context, CardSourceListener& listener, st
   return true;
 }
 
-void CacardSource::card_job(SourceReaderId id, bool may_block, std::function<void()> work,
-                            std::function<void()> done) {
+bool CacardSource::runs_inline(SourceReaderId id, bool may_block) const {
   // Inline only while the reader's lane is idle, so that a reader's jobs stay
   // in order and one at a time even when some of them go to a worker.
-  if (!inline_cards_ && (may_block || pool_->pending(id) > 0)) {
+  return inline_cards_ || (!may_block && pool_->pending(id) == 0);
+}
+
+void CacardSource::card_job(SourceReaderId id, bool may_block, std::function<void()> work,
+                            std::function<void()> done) {
+  if (!runs_inline(id, may_block)) {
     pool_->submit(id, std::move(work), std::move(done));
     return;
   }
@@ -298,6 +302,27 @@ void CacardSource::transmit(SourceReaderId id, std::vector<std::uint8_t> apdu,
         }
       },
       [done = std::move(done), result] { done(std::move(*result)); });
+}
+
+ApduNow CacardSource::transmit_now(SourceReaderId id, std::span<const std::uint8_t> apdu,
+                                   std::size_t max_response) {
+  Reader* reader = find(id);
+  if (reader == nullptr || !runs_inline(id, passthru_ || may_reach_token(apdu))) return {};
+  // libcacard answers from memory (or softokn signs on this CPU): answered
+  // here, into one kept buffer, and written back by the caller in the same
+  // main-loop dispatch that read the command.
+  if (now_buffer_.size() < max_response) now_buffer_.resize(max_response);
+  int len = static_cast<int>(max_response);
+  // libcacard copies the command (vcard_apdu_new) and never writes it: its
+  // parameter is only missing a const.
+  VReaderStatus status =
+      vreader_xfr_bytes(reader->vreader.get(), const_cast<std::uint8_t*>(apdu.data()),
+                        static_cast<int>(apdu.size()), now_buffer_.data(), &len);
+  if (status == VREADER_OK && len >= 0 && static_cast<std::size_t>(len) <= max_response) {
+    return {ApduNow::Kind::Answered, std::span(now_buffer_).first(static_cast<std::size_t>(len))};
+  }
+  return {ApduNow::Kind::Failed, {},
+          status == VREADER_NO_CARD ? "no card in the reader" : "libcacard failed to process the APDU"};
 }
 
 bool CacardSource::force_insert(SourceReaderId id, std::string* error) {

@@ -45,6 +45,8 @@ class CacardSource final : public CardSource {
   bool start(GMainContext* context, CardSourceListener& listener, std::string* error) override;
   void transmit(SourceReaderId reader, std::vector<std::uint8_t> apdu, std::size_t max_response,
                 ApduDone done) override;
+  ApduNow transmit_now(SourceReaderId reader, std::span<const std::uint8_t> apdu,
+                       std::size_t max_response) override;
   bool force_insert(SourceReaderId reader, std::string* error) override;
   bool force_remove(SourceReaderId reader, std::string* error) override;
   void stop() override;
@@ -63,6 +65,8 @@ class CacardSource final : public CardSource {
   void event_thread();
   void handle_event(EventRef event);
   void card_powered(SourceReaderId id, const std::vector<std::uint8_t>& atr);
+  // Whether an APDU for reader `id` may run on the main thread now.
+  bool runs_inline(SourceReaderId id, bool may_block) const;
   // Runs `work` in reader `id`'s lane, or on the main thread now when it
   // cannot block (every card on NSS's software token, or `may_block` false
   // and the lane idle), then `done` (may be empty) on the main context.
@@ -80,6 +84,7 @@ class CacardSource final : public CardSource {
   std::unique_ptr<WorkerPool> pool_;
   std::thread events_;
   std::map<SourceReaderId, Reader> readers_;
+  std::vector<std::uint8_t> now_buffer_;  // transmit_now()'s answers, reused
 };
 
 }  // namespace vscclient

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,18 @@ class CardSourceListener {
   virtual void card_removed(CardSource& source, SourceReaderId reader) = 0;
   // The source cannot go on (pcscd went away, ...); one line for the log.
   virtual void source_failed(CardSource& source, std::string reason) = 0;
+};
+
+// What transmit_now() did.
+struct ApduNow {
+  enum class Kind {
+    Queued,    // nothing: the APDU must go through transmit()
+    Answered,  // `response` is the card's answer
+    Failed,    // the card could not answer; `error` says why
+  };
+  Kind kind = Kind::Queued;
+  std::span<const std::uint8_t> response;  // valid until the source's next call
+  const char* error = "";
 };
 
 struct ApduResult {
@@ -68,6 +81,17 @@ class CardSource {
   // The response may be up to `max_response` bytes (the wire limit).
   virtual void transmit(SourceReaderId reader, std::vector<std::uint8_t> apdu,
                         std::size_t max_response, ApduDone done) = 0;
+
+  // The fast path (issue 19, docs/architecture.md "Threads"): answers `apdu`
+  // at once, on the calling (main) thread, when the source can do so without
+  // blocking and without overtaking a command of the same reader still in
+  // transmit(); otherwise does nothing and returns Kind::Queued. Unlike
+  // transmit(), the answer comes back inside the call: no job, no callback,
+  // no allocation. The default queues everything.
+  virtual ApduNow transmit_now(SourceReaderId /*reader*/, std::span<const std::uint8_t> /*apdu*/,
+                               std::size_t /*max_response*/) {
+    return {};
+  }
 
   // stdin `insert` / `remove` (libcacard's vcard_emul_force_card_*). True if
   // the request was accepted; the change is then reported through the

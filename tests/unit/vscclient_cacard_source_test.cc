@@ -202,6 +202,37 @@ TEST_F(CacardSourceTest, SoftCardAnswersWithoutAWorkerThread) {
   EXPECT_EQ(thread_count(), before) << "a card worker thread was started for the soft card";
 }
 
+// The fast path the bridge takes first (issue 19): the soft card answers
+// inside transmit_now(), a signature included, and the answer is the one
+// transmit() gives for the same command.
+TEST_F(CacardSourceTest, SoftCardAnswersInsideTransmitNow) {
+  SourceReaderId id = reader();
+  std::vector<std::uint8_t> select = hex("00A4040007A0000000790100");
+  ApduNow now = source_->transmit_now(id, select, 65536 - 12);
+  ASSERT_EQ(now.kind, ApduNow::Kind::Answered) << now.error;
+  std::vector<std::uint8_t> answered(now.response.begin(), now.response.end());
+  EXPECT_TRUE(sw_ok(status_word(answered)));
+  ApduResult queued = transmit(id, select);
+  ASSERT_TRUE(queued.ok);
+  EXPECT_EQ(answered, queued.response);
+  ASSERT_EQ(source_->transmit_now(id, hex("0020000008313233343536FFFF"), 65536 - 12).kind,
+            ApduNow::Kind::Answered);
+  std::vector<std::uint8_t> first = hex("8042800080");
+  first.resize(first.size() + 128, 0xFF);
+  first[5] = 0x00;  // an EMSA-PKCS1-v1_5 block starts 00 01 (below the modulus)
+  first[6] = 0x01;
+  ASSERT_EQ(source_->transmit_now(id, first, 65536 - 12).kind, ApduNow::Kind::Answered);
+  std::vector<std::uint8_t> last = hex("8042000080");
+  last.resize(last.size() + 128, 0xFF);
+  last.push_back(0x00);
+  now = source_->transmit_now(id, last, 65536 - 12);
+  ASSERT_EQ(now.kind, ApduNow::Kind::Answered) << now.error;
+  std::vector<std::uint8_t> signature(now.response.begin(), now.response.end());
+  EXPECT_TRUE(sw_ok(status_word(signature))) << std::hex << status_word(signature);
+  // An unknown reader is left to transmit(), which reports it.
+  EXPECT_EQ(source_->transmit_now(0xDEADBEEF, select, 65536 - 12).kind, ApduNow::Kind::Queued);
+}
+
 TEST_F(CacardSourceTest, UnknownReaderIsAnErrorNotACrash) {
   ApduResult result = transmit(0xDEADBEEF, hex("00A4040000"));
   EXPECT_FALSE(result.ok);
