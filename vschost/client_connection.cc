@@ -38,7 +38,7 @@ void ClientConnection::start() {
   // close_when_session_closes off: in QEMU mode a closed session keeps the
   // connection open and deaf, as QEMU does; otherwise close() ends it.
   link_.emplace(session_, *connection_,
-                [this](const CloseReason& reason) { on_closed(reason.message); },
+                [this](const CloseReason& reason) { on_closed(closing_ ? *closing_ : reason.message); },
                 vscard::SessionLink<HostSession>::Options{false});
   for (HostObserver* o : callbacks_.observers()) o->client_connected(id_, peer_, connection_->is_tls());
   if (runner_) {
@@ -237,6 +237,7 @@ void ClientConnection::on_closed(const std::string& reason) {
   if (gone_) return;
   gone_ = true;
   timer_.reset();
+  close_timer_.reset();
   auto alive = alive_;
   std::vector<ReaderId> readers;
   for (const auto& [reader, p] : pending_) readers.push_back(reader);
@@ -250,10 +251,30 @@ void ClientConnection::on_closed(const std::string& reason) {
 }
 
 void ClientConnection::close(const std::string& reason) {
+  if (gone_ || closing_) return;
+  if (!link_) {
+    connection_->close_after_flush();
+    return on_closed(reason);
+  }
+  // Gone when the link reports the close, i.e. once the queued bytes are out:
+  // reporting it at once let `--once` exit with the last bytes still queued
+  // (issue 18, test_vschost_once). A client that does not read them is let go
+  // after the grace time.
+  closing_ = reason;
+  link_->close_after_flush();
   if (gone_) return;
-  if (link_) link_->close_after_flush();
-  else connection_->close_after_flush();
-  on_closed(reason);
+  close_timer_.reset(g_timeout_source_new_seconds(kCloseGraceSeconds));
+  g_source_set_callback(
+      close_timer_.get(),
+      [](gpointer data) -> gboolean {
+        auto* self = static_cast<ClientConnection*>(data);
+        GSource* source = self->close_timer_.release();
+        self->on_closed(*self->closing_);
+        g_source_unref(source);
+        return G_SOURCE_REMOVE;
+      },
+      this, nullptr);
+  g_source_attach(close_timer_.get(), g_main_context_get_thread_default());
 }
 
 }  // namespace vschost

@@ -51,8 +51,11 @@ class ClientConnection : public ScriptTarget {
   bool transmit(vscard::ReaderId reader, std::span<const std::uint8_t> apdu,
                 ResponseHandler done);
   bool request_reconnect(std::string_view host, std::string_view port);
-  // Closes the connection from our side (after sending what is queued).
+  // Closes the connection from our side after sending what is queued; the
+  // client is gone (Callbacks::gone) once that is out, or after
+  // kCloseGraceSeconds if the client does not read it.
   void close(const std::string& reason);
+  static constexpr unsigned kCloseGraceSeconds = 5;
 
   ClientId id() const { return id_; }
   const std::string& peer() const { return peer_; }
@@ -94,6 +97,8 @@ class ClientConnection : public ScriptTarget {
   std::optional<vscard::SessionLink<vscard::HostSession>> link_;
   std::map<vscard::ReaderId, Pending> pending_;
   vscard::GSourcePtr timer_;
+  std::optional<std::string> closing_;  // close()'s reason, while the queue drains
+  vscard::GSourcePtr close_timer_;
   bool gone_ = false;
   bool script_reported_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

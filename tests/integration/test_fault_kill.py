@@ -20,7 +20,7 @@ it and recover or go on as documented:
   card again when pcscd is back;
 - card program killed (what vicc is for vpcd): the APDU fails the same way and
   both processes go on; that the removal and a real vicc inserted afterwards
-  are then seen is checked too, but skipped for a known bug (see the test).
+  are then seen is checked too.
 
 Skips with the reason when pcscd/vsmartcard are missing or another pcscd runs.
 """
@@ -210,10 +210,6 @@ class KillTest(unittest.TestCase):
     def test_card_program_killed_mid_apdu(self):
         self.kill_card_mid_apdu()
 
-    @unittest.skip("known bug, found by this test: after a card program dies in the middle "
-                   "of an APDU, vscclient --pcsc's monitor reports neither the removal nor "
-                   "the next card in that reader (without the APDU in flight both are seen); "
-                   "remove this skip when vscclient/pcsc_monitor.cc handles it")
     def test_card_program_killed_mid_apdu_then_new_card(self):
         host, client = self.kill_card_mid_apdu()
         self.wait_until("vscclient to report the card removed",
