@@ -16,7 +16,9 @@ namespace vscclient {
 
 App::App(Options options)
     : options_(std::move(options)),
-      session_(vscard::ClientSession::Options{},
+      // CardControl: every card source answers power events (bridge.h).
+      session_(vscard::ClientSession::Options{vscard::kCapabilityReconnect |
+                                              vscard::kCapabilityCardControl},
                [this](const vscard::ClientEvent& event) { route(event); }),
       bridge_(session_,
               Bridge::Options{vscard::kDefaultMaxMessageSize, options_.trace,
@@ -100,8 +102,9 @@ void App::route(const vscard::ClientEvent& event) {
                       atr.code);
           },
           [&](const ev::ReconnectRequested& move) { uplink_->move_to(move.host, move.port); },
-          // Not asked for: our Init leaves kCapabilityCardControl off.
-          [&](const ev::CardControlReceived&) {},
+          [&](const ev::CardControlReceived& control) {
+            bridge_.on_card_control(control.reader, control.event);
+          },
           [&](const ev::HostError& error) {
             g_warning("host reported error %u for reader id %u", error.code, error.id);
           },

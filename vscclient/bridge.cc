@@ -44,20 +44,80 @@ void Bridge::card_inserted(CardSource& source, SourceReaderId id, std::vector<st
   const std::string& name = session_.reader(*handle)->name;
   g_message("card inserted in %s, ATR %s", name.c_str(), vscard::to_hex(atr).c_str());
   guards_.erase(*handle);  // a new card: its own PIN counters
-  presenters_.erase(*handle);
-  std::span<const std::uint8_t> announced = atr;
-  const auto& present = options_.present;
-  if (present.t0 != vscard::T0Translation::Off || present.shape_responses) {
-    const auto& presenter = presenters_.try_emplace(*handle, atr, present).first->second;
-    announced = presenter.presented_atr();
-    if (presenter.translating()) {
-      g_message("presenting the card in %s as a T=0 card (--t0=off to disable): ATR %s",
-                name.c_str(), vscard::to_hex(announced).c_str());
-    }
-  }
+  const std::vector<std::uint8_t> announced = present(*handle, atr);
   if (!session_.insert_card(*handle, announced)) {
     g_warning("cannot announce the card in %s (reader refused by the host, or ATR too long)",
               name.c_str());
+  }
+}
+
+std::vector<std::uint8_t> Bridge::present(vscard::ReaderHandle handle,
+                                          std::span<const std::uint8_t> atr) {
+  presenters_.erase(handle);
+  const auto& present = options_.present;
+  if (present.t0 == vscard::T0Translation::Off && !present.shape_responses) {
+    return {atr.begin(), atr.end()};
+  }
+  const auto& presenter = presenters_.try_emplace(handle, atr, present).first->second;
+  const auto announced = presenter.presented_atr();
+  if (presenter.translating()) {
+    g_message("presenting the card in %s as a T=0 card (--t0=off to disable): ATR %s",
+              session_.reader(handle)->name.c_str(), vscard::to_hex(announced).c_str());
+  }
+  return {announced.begin(), announced.end()};
+}
+
+void Bridge::on_card_control(vscard::ReaderHandle handle, vscard::CardControlEvent event) {
+  const auto* info = session_.reader(handle);
+  if (info == nullptr) return;
+  const std::string what(vscard::to_string(event));
+  // --trace shows it among the APDUs; -v shows it anyway.
+  if (options_.trace) {
+    g_message("CardControl > %s: %s", info->name.c_str(), what.c_str());
+  } else {
+    g_info("host: %s for the card in %s", what.c_str(), info->name.c_str());
+  }
+  auto route = routes_.find(handle);
+  const std::uint64_t generation = generation_;
+  if (route != routes_.end() &&
+      route->second.source->card_control(
+          route->second.id, event, [this, handle, event, generation](ApduResult result) {
+            // An answer for an earlier connection: the session owes it no more.
+            if (generation == generation_) card_controlled(handle, event, std::move(result));
+          })) {
+    return;
+  }
+  const std::string_view kind = route != routes_.end() ? route->second.source->kind() : "";
+  g_info("%s: %s left to the %.*s card source, which does not act on it%s", info->name.c_str(),
+         what.c_str(), static_cast<int>(kind.size()), kind.data(),
+         kind == "pcsc" ? " (--pcsc-reset makes it reset the card)" : "");
+  // The host waits for an ATR after a power on or reset: the card's, unchanged.
+  if (vscard::card_control_wants_atr(event) && info->card_present) {
+    session_.send_reset_atr(handle, info->atr);
+  }
+}
+
+void Bridge::card_controlled(vscard::ReaderHandle handle, vscard::CardControlEvent event,
+                             ApduResult result) {
+  const auto* info = session_.reader(handle);
+  if (info == nullptr || !info->card_present) return;
+  const std::string what(vscard::to_string(event));
+  if (!result.ok) {
+    g_warning("%s: %s failed: %s", info->name.c_str(), what.c_str(), result.error.c_str());
+    if (vscard::card_control_wants_atr(event)) {
+      // docs/protocol.md: a card that does not come up is removed.
+      presenters_.erase(handle);
+      session_.remove_card(handle);
+    }
+    return;
+  }
+  if (!vscard::card_control_wants_atr(event)) return;
+  g_info("%s: %s done, ATR %s", info->name.c_str(), what.c_str(),
+         vscard::to_hex(result.response).c_str());
+  const std::vector<std::uint8_t> announced = present(handle, result.response);
+  if (!session_.send_reset_atr(handle, announced)) {
+    g_warning("%s: cannot answer the host's %s with the ATR (no longer owed, or too long)",
+              info->name.c_str(), what.c_str());
   }
 }
 

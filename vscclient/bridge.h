@@ -47,6 +47,12 @@ class Bridge final : public CardSourceListener {
   // The host's command APDU for `handle` (ClientEvent ApduReceived): to the
   // card (through the PIN guard and the presenter) and its answer back.
   void on_apdu(vscard::ReaderHandle handle, vscard::Bytes apdu);
+  // A power or reader-session event from the host (ClientEvent
+  // CardControlReceived, docs/protocol.md): logged (-v, --trace) and handed to
+  // the card's source (CardSource::card_control); a power on / reset is
+  // answered with the card's new ATR, or with its current one when the source
+  // leaves the card alone (--pcsc without --pcsc-reset, session events).
+  void on_card_control(vscard::ReaderHandle handle, vscard::CardControlEvent event);
   // The connection changed: call after session.restart().
   void restarted() { ++generation_; }
 
@@ -89,6 +95,10 @@ class Bridge final : public CardSourceListener {
   // The card's answer (or failure) to the command transmit() sent.
   void card_answered(vscard::ReaderHandle handle, bool ok, std::span<const std::uint8_t> response,
                      std::string_view error);
+  // A new presenter for the card's `atr` (none with --raw); the ATR the host sees.
+  std::vector<std::uint8_t> present(vscard::ReaderHandle handle, std::span<const std::uint8_t> atr);
+  void card_controlled(vscard::ReaderHandle handle, vscard::CardControlEvent event,
+                       ApduResult result);
   void answer(vscard::ReaderHandle handle, std::span<const std::uint8_t> response);
   static void log_pin_notice(const std::string& reader, const std::optional<PinGuard::Notice>& notice);
 

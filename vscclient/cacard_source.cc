@@ -325,6 +325,37 @@ ApduNow CacardSource::transmit_now(SourceReaderId id, std::span<const std::uint8
           status == VREADER_NO_CARD ? "no card in the reader" : "libcacard failed to process the APDU"};
 }
 
+bool CacardSource::card_control(SourceReaderId id, vscard::CardControlEvent event,
+                                ApduDone done) {
+  const bool off = event == vscard::CardControlEvent::PowerOff;
+  if (!off && !vscard::card_control_wants_atr(event)) return false;
+  auto result = std::make_shared<ApduResult>();
+  Reader* reader = find(id);
+  if (reader == nullptr) {
+    result->error = "no such reader";
+    poster_->post([done = std::move(done), result] { done(std::move(*result)); });
+    return true;
+  }
+  ReaderRef vreader = reader->vreader;
+  // Logging out may reach a PKCS#11 token: a job that may block.
+  card_job(
+      id, true,
+      [vreader, off, result] {
+        if (off) {
+          result->ok = vreader_power_off(vreader.get()) == VREADER_OK;
+          if (!result->ok) result->error = "no card in the reader";
+          return;
+        }
+        // libcacard has one reset: power on (vcard_reset with VCARD_POWER_ON)
+        // serves the cold and the warm reset alike.
+        result->response = power_on(vreader.get());
+        result->ok = !result->response.empty();
+        if (!result->ok) result->error = "the card did not power on";
+      },
+      [done = std::move(done), result] { done(std::move(*result)); });
+  return true;
+}
+
 bool CacardSource::force_insert(SourceReaderId id, std::string* error) {
   Reader* reader = find(id);
   if (reader == nullptr) {

@@ -47,6 +47,12 @@ class CacardSource final : public CardSource {
                 ApduDone done) override;
   ApduNow transmit_now(SourceReaderId reader, std::span<const std::uint8_t> apdu,
                        std::size_t max_response) override;
+  // Power off / power on / reset through libcacard's reader API
+  // (vreader_power_off, vreader_power_on): vcard_reset() deselects the applets
+  // and vcard_emul_reset() logs the NSS token out, so a verified PIN is gone as
+  // on a real card. In the reader's lane, in order with its APDUs.
+  bool card_control(SourceReaderId reader, vscard::CardControlEvent event,
+                    ApduDone done) override;
   bool force_insert(SourceReaderId reader, std::string* error) override;
   bool force_remove(SourceReaderId reader, std::string* error) override;
   void stop() override;

@@ -24,6 +24,8 @@
 
 #include <glib.h>
 
+#include "vscard/protocol.h"
+
 namespace vscclient {
 
 // A reader as its source names it; unique within that source for its lifetime.
@@ -102,6 +104,18 @@ class CardSource {
   }
   virtual bool force_remove(SourceReaderId /*reader*/, std::string* error) {
     if (error) *error = "this card source cannot remove cards on request";
+    return false;
+  }
+
+  // A power event from the host's application (CardControl extension,
+  // docs/protocol.md), after every earlier transmit() of the reader and before
+  // every later one. True if the source acts on it: `done` then runs on the main
+  // context once the card was powered off (ok, no bytes) or came back from a
+  // power on / reset (ok, `response` holding the card's new ATR; !ok if it did
+  // not come up). False: the source leaves the card alone and `done` is never
+  // called (the Bridge logs that and answers a reset with the card's ATR).
+  virtual bool card_control(SourceReaderId /*reader*/, vscard::CardControlEvent /*event*/,
+                            ApduDone /*done*/) {
     return false;
   }
 

@@ -29,6 +29,7 @@ std::unique_ptr<CardSource> make_card_source(const Options& options, std::string
     PcscSource::Options pcsc;
     pcsc.pattern = options.pcsc.value_or("");
     pcsc.exclusive = options.exclusive;
+    pcsc.reset_card = options.pcsc_reset;
     pcsc.first_reader_only = options.compare_pcsc;
     return std::make_unique<PcscSource>(std::move(pcsc));
   }

@@ -30,6 +30,7 @@ enum LongOnly {
   kVersion,
   kPcsc,
   kExclusive,
+  kPcscReset,
   kT0,
   kNoShaping,
   kRaw,
@@ -59,6 +60,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
       {"soft-card", no_argument, nullptr, kSoftCard},
       {"pcsc", optional_argument, nullptr, kPcsc},
       {"exclusive", no_argument, nullptr, kExclusive},
+      {"pcsc-reset", no_argument, nullptr, kPcscReset},
       {"vicc", optional_argument, nullptr, kVicc},
       {"vicc-connect", required_argument, nullptr, kViccConnect},
       {"vicc-timeout", required_argument, nullptr, kViccTimeout},
@@ -108,6 +110,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
       case kSoftCard: o.soft_card = true; break;
       case kPcsc: o.pcsc = std::string(arg); break;
       case kExclusive: o.exclusive = true; break;
+      case kPcscReset: o.pcsc_reset = true; break;
       case kVicc:
         o.vicc = parse_vicc_listen(std::string(arg), error);
         if (!o.vicc) return std::nullopt;
@@ -243,6 +246,10 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
     *error = "--exclusive needs --pcsc (or -p)";
     return std::nullopt;
   }
+  if (o.pcsc_reset && !o.pcsc && !o.compare_pcsc) {
+    *error = "--pcsc-reset needs --pcsc (or -p)";
+    return std::nullopt;
+  }
   if (o.raw) {
     if (t0_given && o.t0 != vscard::T0Translation::Off) {
       *error = "--raw passes every byte unchanged; it cannot go with --t0=auto or --t0=on";
@@ -288,6 +295,8 @@ std::string usage_text(const char* program) {
          "                         reader, or those whose name contains PATTERN (a glob\n"
          "                         if it holds * or ?); see docs/pcsc.md\n"
          "  --exclusive            with --pcsc: open cards exclusively (default: shared)\n"
+         "  --pcsc-reset           with --pcsc: the host's power off / reset requests reset\n"
+         "                         the real card (SCardReconnect); default: logged, ignored\n"
          "  -p                     like libcacard's vscclient: the card in the first PC/SC\n"
          "                         reader (with --pcsc=PATTERN: the first that matches)\n"
          "  --vicc[=[ADDR:]PORT]   take cards from vpcd card programs (vsmartcard's vicc,\n"

@@ -25,6 +25,7 @@ struct Options {
   bool soft_card = false;                 // --soft-card
   std::optional<std::string> pcsc;        // --pcsc[=PATTERN] (empty: every reader)
   bool exclusive = false;                 // --exclusive (with --pcsc or -p)
+  bool pcsc_reset = false;                // --pcsc-reset (with --pcsc or -p)
   // vpcd-speaking card programs (vicc_source.h, docs/vicc.md).
   std::optional<vscard::Address> vicc;           // --vicc[=[ADDR:]PORT]
   std::vector<vscard::Address> vicc_connect;     // --vicc-connect=HOST:PORT (repeatable)

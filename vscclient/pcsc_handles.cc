@@ -41,16 +41,28 @@ LONG PcscCard::connect(const PcscContext& context, const std::string& reader, DW
   return rv;
 }
 
-LONG PcscCard::reconnect() {
+LONG PcscCard::reconnect(DWORD initialization) {
   DWORD protocol = SCARD_PROTOCOL_UNDEFINED;
   LONG rv = SCardReconnect(handle_, share_mode_, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
-                           SCARD_LEAVE_CARD, &protocol);
+                           initialization, &protocol);
   if (rv == SCARD_S_SUCCESS) protocol_ = protocol;
   return rv;
 }
 
-void PcscCard::disconnect() {
-  if (connected_) SCardDisconnect(handle_, SCARD_LEAVE_CARD);
+LONG PcscCard::atr(std::vector<std::uint8_t>& out) {
+  BYTE buffer[MAX_ATR_SIZE];
+  DWORD atr_size = sizeof buffer;
+  DWORD state = 0;
+  DWORD protocol = 0;
+  char reader_name[MAX_READERNAME];
+  DWORD name_size = sizeof reader_name;
+  LONG rv = SCardStatus(handle_, reader_name, &name_size, &state, &protocol, buffer, &atr_size);
+  if (rv == SCARD_S_SUCCESS) out.assign(buffer, buffer + atr_size);
+  return rv;
+}
+
+void PcscCard::disconnect(DWORD disposition) {
+  if (connected_) SCardDisconnect(handle_, disposition);
   connected_ = false;
   handle_ = 0;
   protocol_ = SCARD_PROTOCOL_UNDEFINED;

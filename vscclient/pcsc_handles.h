@@ -9,8 +9,10 @@
 #include <PCSC/winscard.h>
 #include <PCSC/wintypes.h>
 
+#include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace vscclient {
 
@@ -71,11 +73,14 @@ class PcscCard {
 
   // SCardConnect with T=0 or T=1, whichever the card negotiated.
   LONG connect(const PcscContext& context, const std::string& reader, DWORD share_mode);
-  // SCardReconnect after another application reset the card (SCARD_W_RESET_CARD):
-  // SCARD_LEAVE_CARD, the reset already happened.
-  LONG reconnect();
-  // SCardDisconnect(SCARD_LEAVE_CARD): the card stays usable by host applications.
-  void disconnect();
+  // SCardReconnect. SCARD_LEAVE_CARD after another application reset the card
+  // (SCARD_W_RESET_CARD: the reset already happened); SCARD_RESET_CARD or
+  // SCARD_UNPOWER_CARD to reset it ourselves (vscclient --pcsc-reset).
+  LONG reconnect(DWORD initialization = SCARD_LEAVE_CARD);
+  // SCardDisconnect: SCARD_LEAVE_CARD keeps the card usable by host applications.
+  void disconnect(DWORD disposition = SCARD_LEAVE_CARD);
+  // The card's current ATR (SCardStatus).
+  LONG atr(std::vector<std::uint8_t>& out);
   // SCardTransmit with the negotiated protocol's PCI. `response_size` is in/out.
   LONG transmit(const BYTE* command, DWORD command_size, BYTE* response, DWORD* response_size);
 

@@ -46,6 +46,34 @@ void PcscReaderWorker::transmit(std::vector<std::uint8_t> apdu, std::size_t max_
   cv_.notify_one();
 }
 
+void PcscReaderWorker::power(Power action, Done done) {
+  std::lock_guard lock(mutex_);
+  jobs_.push_back([this, action, done = std::move(done)] { done(do_power(action)); });
+  cv_.notify_one();
+}
+
+PcscTransmitResult PcscReaderWorker::do_power(Power action) {
+  PcscTransmitResult result;
+  LONG rv = ensure_connected();
+  if (rv == SCARD_S_SUCCESS) {
+    if (action == Power::Off) {
+      card_.disconnect(SCARD_UNPOWER_CARD);
+      result.ok = true;
+      return result;
+    }
+    rv = card_.reconnect(action == Power::ColdReset ? SCARD_UNPOWER_CARD : SCARD_RESET_CARD);
+    if (rv == SCARD_S_SUCCESS) rv = card_.atr(result.response);
+    if (rv == SCARD_S_SUCCESS) {
+      result.ok = true;
+      return result;
+    }
+  }
+  result.error = "cannot reset the card in " + reader_ + ": " + pcsc_error_text(rv);
+  card_.disconnect();
+  if (pcsc_service_gone(rv)) context_.release();
+  return result;
+}
+
 void PcscReaderWorker::card_changed(bool inserted) {
   std::lock_guard lock(mutex_);
   jobs_.push_back([this, inserted] {

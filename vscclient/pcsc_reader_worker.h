@@ -39,6 +39,13 @@ class PcscReaderWorker {
   // Sends `apdu` to the card; `done` runs on the worker thread. The response
   // may be up to `max_response` bytes (capped at pcsc-lite's extended limit).
   void transmit(std::vector<std::uint8_t> apdu, std::size_t max_response, Done done);
+  // vscclient --pcsc-reset: a power event from the host's application.
+  // Off: SCardDisconnect(SCARD_UNPOWER_CARD) (the next APDU connects and
+  // powers it again); ColdReset: SCardReconnect(SCARD_UNPOWER_CARD);
+  // WarmReset: SCardReconnect(SCARD_RESET_CARD). `response` is the ATR after a
+  // reset (SCardStatus). pcscd resets a shared card for every application.
+  enum class Power { Off, ColdReset, WarmReset };
+  void power(Power action, Done done);
   // A new card is in the reader (or none): forget the old card's handle;
   // in exclusive mode connect to the new card at once to hold it.
   void card_changed(bool inserted);
@@ -49,6 +56,7 @@ class PcscReaderWorker {
   void run();
   PcscTransmitResult do_transmit(const std::vector<std::uint8_t>& apdu, std::size_t max_response);
   LONG ensure_connected();
+  PcscTransmitResult do_power(Power action);
 
   std::string reader_;
   bool exclusive_;

@@ -158,6 +158,36 @@ void PcscSource::transmit(SourceReaderId id, std::vector<std::uint8_t> apdu,
                               });
 }
 
+bool PcscSource::card_control(SourceReaderId id, vscard::CardControlEvent event,
+                              ApduDone done) {
+  if (!options_.reset_card) return false;
+  if (event != vscard::CardControlEvent::PowerOff && !vscard::card_control_wants_atr(event)) {
+    return false;
+  }
+  auto it = readers_.find(id);
+  if (it == readers_.end() || !it->second.card) {
+    ApduResult result;
+    result.error = it == readers_.end() ? "no such reader" : "no card in the reader";
+    poster_->post([done = std::move(done), result = std::move(result)]() mutable {
+      done(std::move(result));
+    });
+    return true;
+  }
+  // In the reader's queue, so in order with its APDUs.
+  std::uint64_t serial = next_serial_++;
+  it->second.pending.push_back({serial, std::move(done)});
+  using Power = PcscReaderWorker::Power;
+  const Power action = event == vscard::CardControlEvent::PowerOff  ? Power::Off
+                       : event == vscard::CardControlEvent::PowerOn ? Power::ColdReset
+                                                                    : Power::WarmReset;
+  it->second.worker->power(action, [this, id, serial](PcscTransmitResult result) {
+    poster_->post([this, id, serial, result = std::move(result)]() mutable {
+      on_transmit_done(id, serial, std::move(result));
+    });
+  });
+  return true;
+}
+
 void PcscSource::on_transmit_done(SourceReaderId id, std::uint64_t serial,
                                   PcscTransmitResult result) {
   auto it = readers_.find(id);

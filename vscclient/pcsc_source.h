@@ -33,6 +33,11 @@ class PcscSource final : public CardSource, private PcscMonitorEvents {
     std::string pattern;            // empty: every reader (see ReaderPattern)
     bool exclusive = false;         // --exclusive
     bool first_reader_only = false; // -p: libcacard's vscclient used the first reader
+    // --pcsc-reset: power events from the host reset the real card
+    // (SCardReconnect). Off by default: a reset disturbs every other
+    // application sharing the card, and a card whose PIN state is reset
+    // under them fails their next command.
+    bool reset_card = false;
   };
 
   explicit PcscSource(Options options);
@@ -42,6 +47,9 @@ class PcscSource final : public CardSource, private PcscMonitorEvents {
   bool start(GMainContext* context, CardSourceListener& listener, std::string* error) override;
   void transmit(SourceReaderId reader, std::vector<std::uint8_t> apdu, std::size_t max_response,
                 ApduDone done) override;
+  // Only with Options::reset_card; see PcscReaderWorker::power.
+  bool card_control(SourceReaderId reader, vscard::CardControlEvent event,
+                    ApduDone done) override;
   void stop() override;
 
  private:

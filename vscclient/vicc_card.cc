@@ -15,6 +15,7 @@ std::string_view to_string(ViccCard::State state) {
   switch (state) {
     case ViccCard::State::Idle: return "idle";
     case ViccCard::State::PoweringUp: return "powering up";
+    case ViccCard::State::Resetting: return "resetting";
     case ViccCard::State::Ready: return "ready";
     case ViccCard::State::Busy: return "busy";
     case ViccCard::State::Failed: return "failed";
@@ -62,15 +63,19 @@ std::vector<ViccCard::Event> ViccCard::receive(vscard::Bytes data) {
     std::vector<std::uint8_t> bytes(frame.data.begin(), frame.data.end());
     switch (state_) {
       case State::PoweringUp:
+      case State::Resetting: {
         if (bytes.size() > vscard::kIsoMaxAtrSize) {
           events.push_back(fail("answered get ATR with " + std::to_string(bytes.size()) +
                                 " bytes; an ATR has at most 33 (ISO 7816-3)"));
           break;
         }
+        const bool reset = state_ == State::Resetting;
         atr_ = bytes;
         state_ = State::Ready;
-        events.push_back(Event{Event::Kind::Inserted, std::move(bytes), {}});
+        events.push_back(
+            Event{reset ? Event::Kind::Reset : Event::Kind::Inserted, std::move(bytes), {}});
         break;
+      }
       case State::Busy:
         state_ = State::Ready;
         events.push_back(Event{Event::Kind::Response, std::move(bytes), {}});
@@ -106,8 +111,21 @@ bool ViccCard::send_command(vscard::Bytes apdu, std::string* error) {
   return true;
 }
 
+bool ViccCard::power(vpcd::Control control, std::string* error) {
+  if (state_ != State::Ready || control == vpcd::Control::GetAtr) {
+    if (error) *error = "the card is " + std::string(to_string(state_));
+    return false;
+  }
+  vpcd::encode_control(control, output_);
+  if (control != vpcd::Control::PowerOff) {
+    vpcd::encode_control(vpcd::Control::GetAtr, output_);
+    state_ = State::Resetting;
+  }
+  return true;
+}
+
 std::string ViccCard::timed_out(const std::string& limit_text) {
-  std::string reason = state_ == State::PoweringUp
+  std::string reason = state_ == State::PoweringUp || state_ == State::Resetting
                            ? "sent no ATR within " + limit_text
                            : "sent no response within " + limit_text;
   fail(reason);

@@ -33,6 +33,7 @@ class ViccCard {
   enum class State {
     Idle,        // not started
     PoweringUp,  // power on and get ATR sent, waiting for the ATR
+    Resetting,   // a forwarded power on / reset and get ATR sent, waiting for the ATR
     Ready,       // card present, nothing outstanding
     Busy,        // a command sent, waiting for its response
     Failed,      // a protocol breach: the connection must go (failure() says why)
@@ -42,6 +43,7 @@ class ViccCard {
     enum class Kind {
       Inserted,  // `bytes` is the ATR
       Response,  // `bytes` is the response to the outstanding command
+      Reset,     // `bytes` is the ATR after a power() on or reset
       Failed,    // `reason` says what the card did wrong
     };
     Kind kind = Kind::Failed;
@@ -65,6 +67,13 @@ class ViccCard {
   // over 65535 bytes); the card stays usable then.
   bool send_command(vscard::Bytes apdu, std::string* error);
 
+  // A power event from the host's application (CardControl extension), passed
+  // on as vpcd does it (IFDHPowerICC: vicc_poweroff / vicc_poweron / vicc_reset,
+  // then vicc_getatr after the last two). PowerOff stays Ready and gets no
+  // answer; PowerOn and Reset go to Resetting until the ATR (a Reset event).
+  // False, with `error` set and nothing queued, when not Ready.
+  bool power(vscard::vpcd::Control control, std::string* error);
+
   // The card did not answer in time (the glue's timer): -> Failed. Returns the
   // reason line ("no ATR within ...", "no response within ...").
   std::string timed_out(const std::string& limit_text);
@@ -74,8 +83,10 @@ class ViccCard {
   std::string closed_reason() const;
 
   State state() const { return state_; }
-  // Waiting for the card (PoweringUp or Busy): the glue runs a timer meanwhile.
-  bool awaiting_answer() const { return state_ == State::PoweringUp || state_ == State::Busy; }
+  // Waiting for the card (PoweringUp, Resetting or Busy): the glue runs a timer meanwhile.
+  bool awaiting_answer() const {
+    return state_ == State::PoweringUp || state_ == State::Resetting || state_ == State::Busy;
+  }
   const std::string& failure() const { return failure_; }
   const std::vector<std::uint8_t>& atr() const { return atr_; }
 

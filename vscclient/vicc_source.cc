@@ -239,6 +239,14 @@ void ViccSource::on_data(SourceReaderId id, vscard::Bytes data) {
         slot.inserted = true;
         listener_->card_inserted(*this, id, std::move(event.bytes));
         break;
+      case ViccCard::Event::Kind::Reset: {
+        cancel_timer(slot);
+        if (slot.pending.empty()) break;  // cannot happen: Resetting means one is pending
+        Pending done = std::move(slot.pending.front());
+        slot.pending.pop_front();
+        done.done(ApduResult{true, std::move(event.bytes), {}});
+        break;
+      }
       case ViccCard::Event::Kind::Response: {
         cancel_timer(slot);
         if (slot.pending.empty()) break;  // cannot happen: Busy means one is pending
@@ -293,7 +301,24 @@ void ViccSource::pump(SourceReaderId id) {
     auto it = slots_.find(id);
     if (it == slots_.end() || !it->second.card) return;
     Slot& slot = it->second;
-    if (slot.card->state() == ViccCard::State::Ready && !slot.pending.empty()) {
+    if (slot.card->state() == ViccCard::State::Ready && !slot.pending.empty() &&
+        slot.pending.front().control) {
+      const vscard::vpcd::Control control = *slot.pending.front().control;
+      std::string error;
+      const bool sent = slot.card->power(control, &error);
+      g_info("%s: %s -> the card from %s", slot.name.c_str(),
+             std::string(vscard::vpcd::to_string(control)).c_str(), slot.peer.c_str());
+      if (sent && control != vscard::vpcd::Control::PowerOff) {
+        arm_timer(slot);  // the ATR comes as a Reset event
+      } else {
+        // Power off has no answer (vpcd's sendToVICC alone): done once queued.
+        Pending finished = std::move(slot.pending.front());
+        slot.pending.pop_front();
+        write_output(slot);
+        finished.done(ApduResult{sent, {}, error});
+        continue;  // ApduDone may have reached back into us: look the slot up again
+      }
+    } else if (slot.card->state() == ViccCard::State::Ready && !slot.pending.empty()) {
       std::string error;
       if (slot.card->send_command(slot.pending.front().apdu, &error)) {
         arm_timer(slot);
@@ -305,15 +330,18 @@ void ViccSource::pump(SourceReaderId id) {
         continue;  // ApduDone may have reached back into us: look the slot up again
       }
     }
-    vscard::Bytes out = slot.card->pending_output();
-    if (!out.empty()) {
-      // A card that does not read its input cannot make us buffer without
-      // bound: the connection's write queue limit closes it (on_closed follows).
-      slot.connection->write(out);
-      slot.card->consume_output(out.size());
-    }
+    write_output(slot);
     return;
   }
+}
+
+void ViccSource::write_output(Slot& slot) {
+  vscard::Bytes out = slot.card->pending_output();
+  if (out.empty()) return;
+  // A card that does not read its input cannot make us buffer without bound:
+  // the connection's write queue limit closes it (on_closed follows).
+  slot.connection->write(out);
+  slot.card->consume_output(out.size());
 }
 
 void ViccSource::drop(SourceReaderId id, const std::string& log_line, bool warning) {
@@ -357,10 +385,31 @@ void ViccSource::transmit(SourceReaderId reader, std::vector<std::uint8_t> apdu,
     });
     return;
   }
-  it->second.pending.push_back(Pending{std::move(apdu), max_response, std::move(done)});
+  it->second.pending.push_back(Pending{std::move(apdu), max_response, std::move(done), {}});
   // Sent from the main loop, so that an error for an unframable APDU is never
   // reported inside this call.
   poster_->post([this, reader] { pump(reader); });
+}
+
+bool ViccSource::card_control(SourceReaderId reader, vscard::CardControlEvent event,
+                              ApduDone done) {
+  using vscard::CardControlEvent;
+  using vscard::vpcd::Control;
+  if (event != CardControlEvent::PowerOff && !vscard::card_control_wants_atr(event)) return false;
+  const Control control = event == CardControlEvent::PowerOff  ? Control::PowerOff
+                          : event == CardControlEvent::PowerOn ? Control::PowerOn
+                                                               : Control::Reset;
+  auto it = slots_.find(reader);
+  if (it == slots_.end() || !it->second.card || !it->second.inserted) {
+    std::string name = it == slots_.end() ? "this reader" : it->second.name;
+    poster_->post([done = std::move(done), name] {
+      done(ApduResult{false, {}, "no card in " + name});
+    });
+    return true;
+  }
+  it->second.pending.push_back(Pending{{}, 0, std::move(done), control});
+  poster_->post([this, reader] { pump(reader); });
+  return true;
 }
 
 void ViccSource::arm_timer(Slot& slot) {

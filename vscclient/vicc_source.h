@@ -68,6 +68,11 @@ class ViccSource final : public CardSource {
   bool start(GMainContext* context, CardSourceListener& listener, std::string* error) override;
   void transmit(SourceReaderId reader, std::vector<std::uint8_t> apdu, std::size_t max_response,
                 ApduDone done) override;
+  // Power off / power on / reset become vpcd control frames to the card
+  // program, in order with the APDUs (vicc logs "Power Down", "Power Up",
+  // "Reset"); the reader-session events have no vpcd frame and are not taken.
+  bool card_control(SourceReaderId reader, vscard::CardControlEvent event,
+                    ApduDone done) override;
   void stop() override;
 
   // The port listened on (the kernel's choice when --vicc asked for 0); 0 if none.
@@ -78,6 +83,7 @@ class ViccSource final : public CardSource {
     std::vector<std::uint8_t> apdu;
     std::size_t max_response = 0;
     ApduDone done;
+    std::optional<vscard::vpcd::Control> control;  // a power event instead of an APDU
   };
   struct Slot {
     ViccSource* owner = nullptr;  // for the timer callback
@@ -102,6 +108,7 @@ class ViccSource final : public CardSource {
   void on_timeout(SourceReaderId id);
   // Sends the next waiting APDU if the card is Ready, and writes what the card holds.
   void pump(SourceReaderId id);
+  void write_output(Slot& slot);
   // Drops the card of slot `id`: outstanding APDUs fail with `reason`, the card
   // is reported removed, a temporary reader removed, a connect target redialled.
   void drop(SourceReaderId id, const std::string& log_line, bool warning);

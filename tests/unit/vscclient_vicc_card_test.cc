@@ -190,3 +190,44 @@ TEST(ViccCard, ClosedReasonOfAQuietCard) {
   card.receive(Vec{0x00});
   EXPECT_EQ(card.closed_reason(), "closed the connection in the middle of a frame's length");
 }
+
+TEST(ViccCard, PowerEventsAreVpcdControlFrames) {
+  // ifd-vpcd.c IFDHPowerICC: IFD_POWER_DOWN -> vicc_poweroff (frame 0, no
+  // answer); IFD_POWER_UP / IFD_RESET -> vicc_poweron / vicc_reset, then
+  // vicc_getatr (frame 4) whose answer is the ATR.
+  ViccCard card = ready_card();
+  std::string error;
+  ASSERT_TRUE(card.power(vscard::vpcd::Control::PowerOff, &error)) << error;
+  EXPECT_EQ(take_output(card), (Vec{0x00, 0x01, 0x00}));
+  EXPECT_EQ(card.state(), State::Ready);
+  ASSERT_TRUE(card.power(vscard::vpcd::Control::PowerOn, &error)) << error;
+  EXPECT_EQ(take_output(card), (Vec{0x00, 0x01, 0x01, 0x00, 0x01, 0x04}));
+  EXPECT_EQ(card.state(), State::Resetting);
+  EXPECT_TRUE(card.awaiting_answer());
+  auto events = card.receive(frame(kAtr));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::Reset);
+  EXPECT_EQ(events[0].bytes, kAtr);
+  ASSERT_TRUE(card.power(vscard::vpcd::Control::Reset, &error)) << error;
+  EXPECT_EQ(take_output(card), (Vec{0x00, 0x01, 0x02, 0x00, 0x01, 0x04}));
+  events = card.receive(frame(kAtr));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::Reset);
+  EXPECT_EQ(card.state(), State::Ready);
+}
+
+TEST(ViccCard, PowerEventRefusedUnlessReady) {
+  ViccCard card = ready_card();
+  std::string error;
+  ASSERT_TRUE(card.send_command(Vec{0x00, 0x84, 0x00, 0x00, 0x08}, &error));
+  take_output(card);
+  EXPECT_FALSE(card.power(vscard::vpcd::Control::Reset, &error));
+  EXPECT_NE(error.find("busy"), std::string::npos) << error;
+  EXPECT_TRUE(take_output(card).empty());
+  EXPECT_FALSE(card.power(vscard::vpcd::Control::GetAtr, &error));
+  // A reset whose ATR never comes times out like a command.
+  card.receive(frame(Vec{0x90, 0x00}));
+  ASSERT_TRUE(card.power(vscard::vpcd::Control::Reset, &error));
+  EXPECT_EQ(card.timed_out("30 s"), "sent no ATR within 30 s");
+  EXPECT_EQ(card.state(), State::Failed);
+}
