@@ -12,7 +12,8 @@ enum class ExitCause {
   SessionBroke,      // --once / --no-reconnect: the connection broke, or ended before the handshake
   SetupFailed,       // card source, card database, TLS credentials
   Usage,             // the command line
-  CannotConnect,     // the host cannot be reached (--no-reconnect), or a refusal retrying cannot fix
+  CannotConnect,     // the host cannot be reached (--no-reconnect)
+  Refused,           // a refusal retrying cannot fix: the host's certificate or ours
 };
 
 inline constexpr int exit_status(ExitCause cause) {
@@ -22,7 +23,8 @@ inline constexpr int exit_status(ExitCause cause) {
     case ExitCause::SessionBroke:
     case ExitCause::SetupFailed: return 1;
     case ExitCause::Usage: return 4;
-    case ExitCause::CannotConnect: return 5;
+    case ExitCause::CannotConnect:
+    case ExitCause::Refused: return 5;
   }
   return 1;
 }

@@ -359,7 +359,7 @@ std::string usage_text(const char* program) {
          "\n"
          "Exit status: 0 ok (with --once or --no-reconnect: the host ended the session\n"
          "cleanly), 1 card or database error, or a session that broke, 4 usage error,\n"
-         "5 cannot connect.\n";
+         "5 cannot connect, or a certificate refused by either side (never retried).\n";
 }
 
 }  // namespace vscclient

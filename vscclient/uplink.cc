@@ -8,6 +8,7 @@
 #include "plaintext_warning.h"
 #include "vscard/glib_ptr.h"
 #include "vscard/tls.h"
+#include "vscard/transport_error.h"
 
 namespace vscclient {
 namespace {
@@ -18,6 +19,31 @@ constexpr guint kExitFlushSeconds = 3;
 constexpr unsigned kMoveAttempts = 3;
 // While the host stays away: one warning, then a reminder this often.
 constexpr std::chrono::seconds kReminderEvery{300};
+
+// What the user can do about a connect failure, for the failures vscclient
+// can name; "" otherwise.
+std::string fix_for(const GError* error, const std::string& creds) {
+  if (error == nullptr || error->domain != VSCARD_TRANSPORT_ERROR) return "";
+  switch (static_cast<vscard::TransportError>(error->code)) {
+    case vscard::TransportError::TlsUnknownCa:
+      return "put the CA that signed the host's certificate into " + creds + "/ca-cert.pem";
+    case vscard::TransportError::TlsNameMismatch:
+      return "connect by the name the host's certificate carries, or give it with --tls-hostname";
+    case vscard::TransportError::TlsExpired:
+      return "the host needs a certificate valid now (or a clock is wrong)";
+    case vscard::TransportError::TlsRevoked:
+    case vscard::TransportError::TlsBadCertificate:
+      return "the host needs a certificate that " + creds + "/ca-cert.pem vouches for";
+    case vscard::TransportError::TlsNoClientCertificate:
+      return "the host wants a client certificate: put client-cert.pem and client-key.pem, "
+             "signed by a CA the host trusts, into " + creds;
+    case vscard::TransportError::TlsNoAnswer:
+      return "if the host does not use TLS, drop --tls-creds; or turn TLS on at the host "
+             "(QEMU: tls-creds on the chardev, vschost: --tls-creds)";
+    default:
+      return "";
+  }
+}
 
 std::string seconds_text(std::chrono::milliseconds d) {
   char text[32];
@@ -110,14 +136,17 @@ void Uplink::connected(std::unique_ptr<vscard::Connection> connection) {
 void Uplink::connect_failed(const GError* error,
                             std::optional<std::chrono::milliseconds> retry_in) {
   if (shut_down_done_) return;
+  const std::string fix = fix_for(error, tls_creds_);
   if (vscard::transport_error_is_permanent(error)) {
-    print_error(std::string(error->message) + " (not retrying: this will not fix itself)");
+    print_error(std::string(error->message) + "; not retrying: " +
+                (fix.empty() ? "this will not fix itself" : fix));
     connector_->stop();
-    handlers_.ended(ExitCause::CannotConnect);
+    handlers_.ended(ExitCause::Refused);
     return;
   }
+  const std::string message = error->message + (fix.empty() ? "" : "; " + fix);
   if (!retry_in) {
-    print_error(error->message);
+    print_error(message);
     handlers_.ended(ExitCause::CannotConnect);
     return;
   }
@@ -126,12 +155,12 @@ void Uplink::connect_failed(const GError* error,
     case FailureStreak::Say::Warning:
       g_warning("%s; retrying (next in %s; quiet until it works, with a reminder every %lld "
                 "minutes)",
-                error->message, seconds_text(*retry_in).c_str(),
+                message.c_str(), seconds_text(*retry_in).c_str(),
                 static_cast<long long>(kReminderEvery.count() / 60));
       break;
     case FailureStreak::Say::Reminder:
       g_warning("still retrying after %u attempts in %s: %s", streak_.failures(),
-                seconds_text(streak_.lasted(now)).c_str(), error->message);
+                seconds_text(streak_.lasted(now)).c_str(), message.c_str());
       break;
     case FailureStreak::Say::Nothing:
       g_debug("%s; retrying in %s", error->message, seconds_text(*retry_in).c_str());
@@ -155,13 +184,23 @@ void Uplink::closed(const vscard::CloseReason& reason) {
     return;
   }
   std::string why = reason.message;
-  // With TLS 1.3 a host that refuses our client certificate (QEMU's
-  // verify-peer=on) does so after our side of the handshake has completed:
-  // all we see is the connection closing before the host's Init.
-  if (connection_tls_ && !session_.host_init_received()) {
-    why += " -- the host ended the TLS connection before the VSCard handshake: it "
-           "probably refused our client certificate (none, or not signed by a CA it "
-           "trusts); check client-cert.pem and client-key.pem in " + tls_creds_;
+  if (!session_.host_init_received()) {
+    if (connection_tls_) {
+      // With TLS 1.3 a host that refuses our client certificate (QEMU's
+      // verify-peer=on, vschost --tls-creds) does so after our side of the
+      // handshake has completed: all we see is the connection closing before
+      // the host's Init. Retrying would be refused the same way.
+      print_error("the host " + peer_ + " ended the TLS connection before the VSCard "
+                  "handshake (" + why + "): it refused our client certificate; not retrying: "
+                  "put client-cert.pem and client-key.pem, signed by a CA the host trusts, into " +
+                  tls_creds_);
+      connector_->stop();
+      handlers_.ended(ExitCause::Refused);
+      return;
+    }
+    // A TLS host reads our plaintext Init as a broken TLS hello and closes.
+    why += "; a host that expects TLS does this to a plaintext client: if it does (QEMU: "
+           "tls-creds on the chardev, vschost: --tls-creds), add --tls-creds DIR";
   }
   if (one_session_) {
     // One session only. Like libcacard's vscclient, a host that ends the

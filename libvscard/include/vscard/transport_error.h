@@ -32,6 +32,8 @@ enum class TransportError : int {
   TlsNoClientCertificate,  // the listener requires a client certificate, none was sent
   TlsHandshake,            // the TLS handshake failed for another reason
   WriteQueueOverflow,      // the peer stopped reading; see Connection::Options
+  TlsNoAnswer,             // a TLS client's hello got no answer in time: the server
+                           // probably does not speak TLS (not permanent: it may be slow)
 };
 
 // Shorthand for g_set_error_literal(error, VSCARD_TRANSPORT_ERROR, code, message).

@@ -96,7 +96,11 @@ struct ClientHandshake : std::enable_shared_from_this<ClientHandshake> {
     auto set = [&](TransportError code, const std::string& text) {
       set_transport_error(out, code, (prefix + text).c_str());
     };
-    if (timed_out) return set(TransportError::TlsHandshake, "timed out");
+    // A plaintext VSCard host reads our hello as a message header and waits
+    // for the rest: it never answers (QEMU's passthru, vschost without TLS).
+    if (timed_out || g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+      return set(TransportError::TlsNoAnswer,
+                 "no answer to our TLS hello (does the host speak TLS at all?)");
     if (rejected != 0) {
       // The most useful check first: an unknown CA makes the others meaningless.
       std::string text;

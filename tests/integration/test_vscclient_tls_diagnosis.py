@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""vscclient names TLS mismatches and refusals against the real vschost (GIO TLS
+on both sides), and stops where retrying cannot help (vscclient(1), EXIT STATUS):
+- a plaintext client against a TLS host: named, with the option to add; retried
+  quietly (one warning), since a host may also close for other reasons;
+- a TLS client against a plaintext host: named, with the option to drop;
+- the host refuses our client certificate (none, or from a CA it does not trust):
+  one error line naming the files to fix, exit 5, no retry;
+- our CA does not vouch for the host's certificate: one error line, exit 5.
+Certificates come from the openssl command (tests/integration/lib/tls_certs.py)."""
+import os
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import openssl_check  # noqa: E402
+import tls_certs  # noqa: E402
+from vschost_proc import VschostProcess, vschost_binary  # noqa: E402
+from vscclient_env import Vscclient, vscclient_binary  # noqa: E402
+
+
+def setUpModule():
+    if vschost_binary() is None or not os.path.exists(vscclient_binary()):
+        raise unittest.SkipTest("vschost or vscclient is not built")
+    if not openssl_check.available():
+        raise unittest.SkipTest("openssl is not installed (package openssl)")
+
+
+def lines(text, kind):
+    return [line for line in text.splitlines() if line.startswith(f"vscclient: {kind}: ")]
+
+
+class TlsDiagnosisTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="vscclient-tls-diagnosis-")
+        t = cls.tmp.name
+        cls.host_dir = os.path.join(t, "host")
+        tls_certs.make_ca(cls.host_dir, "vscard test CA")
+        tls_certs.issue(cls.host_dir, cls.host_dir, "server", "localhost",
+                        san="DNS:localhost,IP:127.0.0.1")
+        cls.client_mutual = os.path.join(t, "client-mutual")
+        tls_certs.client_dir(cls.host_dir, cls.client_mutual, with_client_cert=True)
+        cls.client_no_cert = os.path.join(t, "client-no-cert")
+        tls_certs.client_dir(cls.host_dir, cls.client_no_cert, with_client_cert=False)
+        other = os.path.join(t, "other-ca")
+        tls_certs.make_ca(other, "some other CA")
+        cls.client_other_ca = os.path.join(t, "client-other-ca")
+        tls_certs.client_dir(other, cls.client_other_ca, with_client_cert=True)
+        # Trusts the host's CA, but its own certificate comes from another CA.
+        cls.client_foreign_cert = os.path.join(t, "client-foreign-cert")
+        os.makedirs(cls.client_foreign_cert)
+        shutil.copy(os.path.join(cls.host_dir, "ca-cert.pem"), cls.client_foreign_cert)
+        for name in ("client-cert.pem", "client-key.pem"):
+            shutil.copy(os.path.join(cls.client_other_ca, name), cls.client_foreign_cert)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_plaintext_client_against_tls_host_is_named_once(self):
+        with VschostProcess(["--tls-creds", self.host_dir]) as host, \
+                Vscclient(["--soft-card", "--reconnect=1"], host.port) as c:
+            c.wait_output("add --tls-creds DIR", stream="stderr")
+            time.sleep(3)   # more attempts, each refused the same way
+            self.assertIsNone(c.proc.poll(), c.stderr())
+            err = c.stderr()
+        warnings = lines(err, "warning")
+        self.assertEqual(len(warnings), 1, err)
+        self.assertIn("a host that expects TLS does this to a plaintext client", warnings[0])
+
+    def test_tls_client_against_plaintext_host_is_named(self):
+        # The host reads our TLS hello as a VSCard header and waits for the
+        # rest; the Connector's attempt timeout (20 s) ends the wait.
+        with VschostProcess([]) as host, \
+                Vscclient(["--soft-card", "--no-reconnect", "--tls-creds", self.client_mutual],
+                          host.port) as c:
+            self.assertEqual(c.wait(60), 5, c.stderr())
+            errors = lines(c.stderr(), "error")
+        self.assertEqual(len(errors), 1, errors)
+        self.assertIn("no answer to our TLS hello", errors[0])
+        self.assertIn("drop --tls-creds", errors[0])
+
+    def assert_refused_once(self, creds, *texts):
+        # Default options (reconnect on): a refusal still ends vscclient.
+        with VschostProcess(["--tls-creds", self.host_dir]) as host, \
+                Vscclient(["--soft-card", "--tls-creds", creds], host.port) as c:
+            self.assertEqual(c.wait(60), 5, c.stderr())
+            err = c.stderr()
+            self.assertTrue(host.alive())
+        errors = lines(err, "error")
+        self.assertEqual(len(errors), 1, err)
+        self.assertIn("not retrying", errors[0])
+        for text in texts:
+            self.assertIn(text, errors[0])
+        self.assertEqual(err.count("connected to"), 1 if "client certificate" in errors[0] else 0,
+                         err)
+
+    def test_host_refusing_a_missing_client_certificate_ends_with_exit_5(self):
+        self.assert_refused_once(self.client_no_cert, "refused our client certificate",
+                                 "client-cert.pem and client-key.pem", self.client_no_cert)
+
+    def test_host_refusing_a_foreign_client_certificate_ends_with_exit_5(self):
+        self.assert_refused_once(self.client_foreign_cert, "refused our client certificate",
+                                 self.client_foreign_cert)
+
+    def test_our_ca_refusing_the_host_ends_with_exit_5(self):
+        self.assert_refused_once(self.client_other_ca, "unknown CA",
+                                 "put the CA that signed the host's certificate into " +
+                                 self.client_other_ca + "/ca-cert.pem")
+
+
+if __name__ == "__main__":
+    unittest.main()
