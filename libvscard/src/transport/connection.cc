@@ -80,12 +80,22 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
     if (!open || read_ref || (draining && peer_done)) return;
     read_ref = shared_from_this();
     if (pollable_input) {
-      read_source.reset(g_pollable_input_stream_create_source(pollable_input, nullptr));
-      g_source_set_callback(read_source.get(), G_SOURCE_FUNC(&Impl::readable), this, nullptr);
       // GLib takes a non-recursive source's fd out of the poll set for each
       // dispatch and puts it back afterwards, waking the context twice per
       // read (GLib 2.74 block_source/unblock_source). Nothing here runs a
-      // nested main loop, so the fd can stay.
+      // nested main loop, so the fd can stay. A plain socket's pollable
+      // source is a wrapper whose fd sits in a child GSocketSource, which is
+      // dispatched on its own and is not recursive: two eventfd writes, a
+      // poll and a read more per APDU (strace -c, issue 19). So a plain
+      // socket is watched with its own GSocketSource, without the wrapper.
+      if (socket != nullptr && G_IS_SOCKET_CONNECTION(stream.get())) {
+        read_source.reset(g_socket_create_source(socket, G_IO_IN, nullptr));
+        g_source_set_callback(read_source.get(), G_SOURCE_FUNC(&Impl::socket_readable), this,
+                              nullptr);
+      } else {
+        read_source.reset(g_pollable_input_stream_create_source(pollable_input, nullptr));
+        g_source_set_callback(read_source.get(), G_SOURCE_FUNC(&Impl::readable), this, nullptr);
+      }
       g_source_set_can_recurse(read_source.get(), TRUE);
       g_source_attach(read_source.get(), context.get());
       return;
@@ -99,6 +109,11 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
     GErrorPtr error;
     const gssize n = g_input_stream_read_finish(G_INPUT_STREAM(source), result, error.out());
     self->read_finished(n, error);
+  }
+
+  // GSocketSourceFunc: the plain socket's readable-source (start_read()).
+  static gboolean socket_readable(GSocket*, GIOCondition, gpointer data) {
+    return readable(nullptr, data);
   }
 
   // The read source's callback: reads what is there and stays attached until
