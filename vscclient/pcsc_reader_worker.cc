@@ -9,103 +9,118 @@
 namespace vscclient {
 
 PcscReaderWorker::PcscReaderWorker(std::string reader, bool exclusive)
-    : reader_(std::move(reader)), exclusive_(exclusive), thread_([this] { run(); }) {}
+    : state_(std::make_shared<State>()), reader_(reader) {
+  state_->reader = std::move(reader);
+  state_->exclusive = exclusive;
+  // The thread holds the state; detached, it ends by itself once stopping.
+  std::thread([state = state_] { state->run(); }).detach();
+}
 
 PcscReaderWorker::~PcscReaderWorker() {
   {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    jobs_.clear();
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+    state_->jobs.clear();
   }
-  cv_.notify_all();
-  thread_.join();
+  state_->cv.notify_all();
 }
 
-void PcscReaderWorker::run() {
+void PcscReaderWorker::State::run() {
   for (;;) {
     std::function<void()> job;
     {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      if (stopping_) break;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      std::unique_lock lock(mutex);
+      cv.wait(lock, [this] { return stopping || !jobs.empty(); });
+      if (stopping) break;
+      job = std::move(jobs.front());
+      jobs.pop_front();
     }
     job();
   }
-  card_.disconnect();
-  context_.release();
+  card.disconnect();
+  context.release();
 }
 
 void PcscReaderWorker::transmit(std::vector<std::uint8_t> apdu, std::size_t max_response,
                                 Done done) {
-  std::lock_guard lock(mutex_);
-  jobs_.push_back([this, apdu = std::move(apdu), max_response, done = std::move(done)] {
-    done(do_transmit(apdu, max_response));
+  std::lock_guard lock(state_->mutex);
+  State* state = state_.get();  // the job runs on the thread, which holds the state
+  state->jobs.push_back([state, apdu = std::move(apdu), max_response, done = std::move(done)] {
+    PcscTransmitResult result = state->do_transmit(apdu, max_response);
+    // Under the lock: once the destructor has set `stopping`, its owner may be
+    // gone, and `done` (which reaches it) must not run.
+    std::lock_guard lock(state->mutex);
+    if (!state->stopping) done(std::move(result));
   });
-  cv_.notify_one();
+  state->cv.notify_one();
 }
 
 void PcscReaderWorker::power(Power action, Done done) {
-  std::lock_guard lock(mutex_);
-  jobs_.push_back([this, action, done = std::move(done)] { done(do_power(action)); });
-  cv_.notify_one();
+  std::lock_guard lock(state_->mutex);
+  State* state = state_.get();
+  state->jobs.push_back([state, action, done = std::move(done)] {
+    PcscTransmitResult result = state->do_power(action);
+    std::lock_guard lock(state->mutex);  // as in transmit()
+    if (!state->stopping) done(std::move(result));
+  });
+  state->cv.notify_one();
 }
 
-PcscTransmitResult PcscReaderWorker::do_power(Power action) {
+PcscTransmitResult PcscReaderWorker::State::do_power(Power action) {
   PcscTransmitResult result;
   LONG rv = ensure_connected();
   if (rv == SCARD_S_SUCCESS) {
     if (action == Power::Off) {
-      card_.disconnect(SCARD_UNPOWER_CARD);
+      card.disconnect(SCARD_UNPOWER_CARD);
       result.ok = true;
       return result;
     }
-    rv = card_.reconnect(action == Power::ColdReset ? SCARD_UNPOWER_CARD : SCARD_RESET_CARD);
-    if (rv == SCARD_S_SUCCESS) rv = card_.atr(result.response);
+    rv = card.reconnect(action == Power::ColdReset ? SCARD_UNPOWER_CARD : SCARD_RESET_CARD);
+    if (rv == SCARD_S_SUCCESS) rv = card.atr(result.response);
     if (rv == SCARD_S_SUCCESS) {
       result.ok = true;
       return result;
     }
   }
-  result.error = "cannot reset the card in " + reader_ + ": " + pcsc_error_text(rv);
-  card_.disconnect();
-  if (pcsc_service_gone(rv)) context_.release();
+  result.error = "cannot reset the card in " + reader + ": " + pcsc_error_text(rv);
+  card.disconnect();
+  if (pcsc_service_gone(rv)) context.release();
   return result;
 }
 
 void PcscReaderWorker::card_changed(bool inserted) {
-  std::lock_guard lock(mutex_);
-  jobs_.push_back([this, inserted] {
-    card_.disconnect();
-    if (inserted && exclusive_) ensure_connected();
+  std::lock_guard lock(state_->mutex);
+  State* state = state_.get();
+  state->jobs.push_back([state, inserted] {
+    state->card.disconnect();
+    if (inserted && state->exclusive) state->ensure_connected();
   });
-  cv_.notify_one();
+  state->cv.notify_one();
 }
 
-LONG PcscReaderWorker::ensure_connected() {
-  if (card_.connected()) return SCARD_S_SUCCESS;
-  if (!context_.valid()) {
-    LONG rv = context_.establish();
+LONG PcscReaderWorker::State::ensure_connected() {
+  if (card.connected()) return SCARD_S_SUCCESS;
+  if (!context.valid()) {
+    LONG rv = context.establish();
     if (rv != SCARD_S_SUCCESS) return rv;
   }
-  LONG rv = card_.connect(context_, reader_,
-                          exclusive_ ? SCARD_SHARE_EXCLUSIVE : SCARD_SHARE_SHARED);
-  if (pcsc_service_gone(rv)) context_.release();
+  LONG rv = card.connect(context, reader,
+                          exclusive ? SCARD_SHARE_EXCLUSIVE : SCARD_SHARE_SHARED);
+  if (pcsc_service_gone(rv)) context.release();
   return rv;
 }
 
-PcscTransmitResult PcscReaderWorker::do_transmit(const std::vector<std::uint8_t>& apdu,
+PcscTransmitResult PcscReaderWorker::State::do_transmit(const std::vector<std::uint8_t>& apdu,
                                                  std::size_t max_response) {
   PcscTransmitResult result;
   auto fail = [&](const std::string& what, LONG rv) {
     result.ok = false;
     result.error = what + ": " + pcsc_error_text(rv);
     if (pcsc_service_gone(rv)) {
-      card_.disconnect();
-      context_.release();
+      card.disconnect();
+      context.release();
     } else if (pcsc_card_gone(rv)) {
-      card_.disconnect();
+      card.disconnect();
     }
     return result;
   };
@@ -119,15 +134,15 @@ PcscTransmitResult PcscReaderWorker::do_transmit(const std::vector<std::uint8_t>
     // first connect fails with SCARD_E_NO_SERVICE and releases it; establish
     // a new one once (found by test_vscclient_pcsc's pcscd restart).
     if (pcsc_service_gone(rv) && attempt == 0) continue;
-    if (rv != SCARD_S_SUCCESS) return fail("cannot connect to the card in " + reader_, rv);
+    if (rv != SCARD_S_SUCCESS) return fail("cannot connect to the card in " + reader, rv);
     DWORD size = static_cast<DWORD>(buffer.size());
-    rv = card_.transmit(apdu.data(), static_cast<DWORD>(apdu.size()), buffer.data(), &size);
+    rv = card.transmit(apdu.data(), static_cast<DWORD>(apdu.size()), buffer.data(), &size);
     if (rv == SCARD_S_SUCCESS && size < 2) {
       // A response APDU ends with SW1 SW2 (ISO 7816-4 5.1). vpcd reports a card
       // program that vanished mid-command as success with 0 bytes (ifd-vpcd.c,
       // IFDHTransmitToICC): that is a lost card, not a response.
-      card_.disconnect();
-      result.error = "the card in " + reader_ + " returned " + std::to_string(size) +
+      card.disconnect();
+      result.error = "the card in " + reader + " returned " + std::to_string(size) +
                      " bytes, no status word (removed?)";
       return result;
     }
@@ -140,16 +155,16 @@ PcscTransmitResult PcscReaderWorker::do_transmit(const std::vector<std::uint8_t>
     if (rv == SCARD_W_RESET_CARD && attempt == 0) {
       // Another application reset the card: our handle must acknowledge it
       // with SCardReconnect before it works again; then retry once.
-      LONG again = card_.reconnect();
+      LONG again = card.reconnect();
       if (again == SCARD_S_SUCCESS) continue;
-      card_.disconnect();
-      return fail("cannot reconnect after the card in " + reader_ + " was reset", again);
+      card.disconnect();
+      return fail("cannot reconnect after the card in " + reader + " was reset", again);
     }
     if (rv == SCARD_E_INSUFFICIENT_BUFFER)
-      return fail("the response of the card in " + reader_ + " exceeds " +
+      return fail("the response of the card in " + reader + " exceeds " +
                       std::to_string(buffer.size()) + " bytes", rv);
-    if (rv == SCARD_W_RESET_CARD) card_.disconnect();
-    return fail("APDU to the card in " + reader_ + " failed", rv);
+    if (rv == SCARD_W_RESET_CARD) card.disconnect();
+    return fail("APDU to the card in " + reader + " failed", rv);
   }
   return result;
 }

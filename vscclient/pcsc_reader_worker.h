@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -30,13 +31,17 @@ class PcscReaderWorker {
   // `exclusive`: SCARD_SHARE_EXCLUSIVE (no other application may use the card
   // while we hold it), else SCARD_SHARE_SHARED.
   PcscReaderWorker(std::string reader, bool exclusive);
-  // Drops queued jobs, waits for the running one, and joins the thread.
+  // Drops queued jobs and returns at once: a job still running (a card that
+  // never answers keeps SCardTransmit waiting until pcscd gives up) finishes
+  // on its own thread, which then ends; its `done` is not called. Joining it
+  // froze the main loop (issue 18).
   ~PcscReaderWorker();
   PcscReaderWorker(const PcscReaderWorker&) = delete;
   PcscReaderWorker& operator=(const PcscReaderWorker&) = delete;
 
   using Done = std::function<void(PcscTransmitResult)>;
-  // Sends `apdu` to the card; `done` runs on the worker thread. The response
+  // Sends `apdu` to the card; `done` runs on the worker thread, never after
+  // the worker is destroyed (so it must not block: it posts). The response
   // may be up to `max_response` bytes (capped at pcsc-lite's extended limit).
   void transmit(std::vector<std::uint8_t> apdu, std::size_t max_response, Done done);
   // vscclient --pcsc-reset: a power event from the host's application.
@@ -53,21 +58,26 @@ class PcscReaderWorker {
   const std::string& reader() const { return reader_; }
 
  private:
-  void run();
-  PcscTransmitResult do_transmit(const std::vector<std::uint8_t>& apdu, std::size_t max_response);
-  LONG ensure_connected();
-  PcscTransmitResult do_power(Power action);
+  // Everything the thread uses: shared with it, so the thread can outlive the
+  // worker object.
+  struct State {
+    std::string reader;
+    bool exclusive;
+    PcscContext context;  // worker thread only
+    PcscCard card;        // worker thread only
+    std::mutex mutex;     // guards jobs, stopping, and every `done` call
+    std::condition_variable cv;
+    std::deque<std::function<void()>> jobs;
+    bool stopping = false;
 
+    void run();
+    PcscTransmitResult do_transmit(const std::vector<std::uint8_t>& apdu, std::size_t max_response);
+    LONG ensure_connected();
+    PcscTransmitResult do_power(Power action);
+  };
+
+  std::shared_ptr<State> state_;
   std::string reader_;
-  bool exclusive_;
-  PcscContext context_;  // worker thread only
-  PcscCard card_;        // worker thread only
-
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
-  bool stopping_ = false;
-  std::thread thread_;
 };
 
 }  // namespace vscclient

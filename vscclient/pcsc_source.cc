@@ -26,7 +26,8 @@ bool PcscSource::start(GMainContext* context, CardSourceListener& listener, std:
 
 void PcscSource::stop() {
   // Order matters: the monitor and the workers post to poster_, so they end
-  // (threads joined) before it goes.
+  // before it goes (the monitor's thread is joined; a worker's never calls
+  // back once the worker is destroyed, pcsc_reader_worker.h).
   if (monitor_) monitor_->stop();
   monitor_.reset();
   for (auto& [id, reader] : readers_) reader.worker.reset();
@@ -97,8 +98,9 @@ void PcscSource::on_reader_removed(const std::string& name) {
   g_message("PC/SC: reader \"%s\" removed", name.c_str());
   SourceReaderId id = it->first;
   fail_pending(it->second, "the reader was removed");
-  // Joins the worker; a transmit still running there finishes first (its
-  // result is dropped: the pending list is empty).
+  // The worker goes at once; a transmit still running there finishes on its
+  // own thread and its result is dropped (issue 18: joining it here froze the
+  // main loop while a card that never answers kept SCardTransmit waiting).
   readers_.erase(it);
   listener_->reader_removed(*this, id);
 }

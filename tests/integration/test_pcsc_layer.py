@@ -264,6 +264,22 @@ class PcscSourceTest(PcscLayerTest):
         added = [[s for s in x.seen if s.startswith("reader_added")] for x in (p, p2)]
         self.assertEqual(added, [[f"reader_added {R1}"], [f"reader_added {R0}"]])
 
+    def test_stopping_does_not_wait_for_a_card_that_never_answers(self):
+        # Issue 18: the reader's worker is blocked in SCardTransmit (the card
+        # answers INS 5A after 60 s). Removing the reader, or stopping the
+        # source, used to join that thread on the main loop and freeze the
+        # program until the card answered or pcscd gave up.
+        self.env.start_scripted_card(0, delay=60.0)
+        p = self.probe("--pattern", R0)
+        p.expect("card_inserted ")
+        p.apdu(R0, "805A0000")
+        time.sleep(1)  # the APDU is at the card
+        start = time.monotonic()
+        p.proc.stdin.write("quit\n")
+        p.proc.stdin.flush()
+        p.proc.wait(timeout=90)
+        self.assertLess(time.monotonic() - start, 10.0)
+
     def test_apdu_to_unknown_reader_is_answered_with_an_error(self):
         p = self.probe("--pattern", R0)
         p.expect("reader_added ")
