@@ -81,8 +81,11 @@ def _drain(sock, quiet):
         out += data
 
 
-def play(connect, conversation, quiet=DEFAULT_QUIET):
+def play(connect, conversation, quiet=DEFAULT_QUIET, final_quiet=FINAL_QUIET):
     """Plays `conversation` using connect() -> socket. Returns a Transcript.
+
+    `quiet` bounds the wait after each step; `final_quiet` the wait for late
+    bytes before a Reconnect closes the connection and after the last step.
 
     After the host closes, the remaining sends of that connection are skipped
     (recorded with empty replies) and the next Reconnect opens a fresh one."""
@@ -94,6 +97,13 @@ def play(connect, conversation, quiet=DEFAULT_QUIET):
     try:
         for step_no, step in enumerate(conversation.steps):
             if isinstance(step, Reconnect):
+                if not closed:
+                    # Late bytes of this connection would be lost with it.
+                    got, closed = _drain(sock, final_quiet)
+                    pending += got
+                if pending:
+                    t.entries.append((conn_no, step_no, pending, closed))
+                    pending = b""
                 sock.close()
                 conn_no += 1
                 sock = connect()
@@ -119,7 +129,7 @@ def play(connect, conversation, quiet=DEFAULT_QUIET):
         if not closed:
             # A loaded machine can pause a host longer than `quiet` mid-reply:
             # collect stragglers once more, with a longer window, before comparing.
-            got, closed = _drain(sock, FINAL_QUIET)
+            got, closed = _drain(sock, final_quiet)
             pending += got
         if pending:
             t.entries.append((conn_no, len(conversation.steps), pending, closed))
