@@ -54,7 +54,9 @@ class Pki {
 
  private:
   Pki() {
-    if (!g_find_program_in_path("certtool")) {
+    gchar* certtool = g_find_program_in_path("certtool");
+    g_free(certtool);
+    if (certtool == nullptr) {
       why_ = "certtool not found (install gnutls-bin, listed in tests/ci-packages.txt)";
       return;
     }
