@@ -5,6 +5,7 @@
 #include <string>
 
 #include "app.h"
+#include "card_sources.h"
 #include "exit_cause.h"
 #include "log.h"
 #include "options.h"
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
     return vscclient::exit_status(vscclient::ExitCause::Done);
   }
   vscclient::install_log_writer(options->debug_level);
+  if (options->list) return vscclient::print_inventory(*options);
   vscclient::App app(std::move(*options));
   return app.run();
 }

@@ -31,6 +31,7 @@ enum LongOnly {
   kPcsc,
   kExclusive,
   kPcscReset,
+  kList,
   kT0,
   kNoShaping,
   kRaw,
@@ -61,6 +62,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
       {"pcsc", optional_argument, nullptr, kPcsc},
       {"exclusive", no_argument, nullptr, kExclusive},
       {"pcsc-reset", no_argument, nullptr, kPcscReset},
+      {"list", no_argument, nullptr, kList},
       {"vicc", optional_argument, nullptr, kVicc},
       {"vicc-connect", required_argument, nullptr, kViccConnect},
       {"vicc-timeout", required_argument, nullptr, kViccTimeout},
@@ -111,6 +113,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
       case kPcsc: o.pcsc = std::string(arg); break;
       case kExclusive: o.exclusive = true; break;
       case kPcscReset: o.pcsc_reset = true; break;
+      case kList: o.list = true; break;
       case kVicc:
         o.vicc = parse_vicc_listen(std::string(arg), error);
         if (!o.vicc) return std::nullopt;
@@ -204,6 +207,13 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error) 
     }
   }
   if (o.show_help || o.show_version) return o;
+  if (o.list) {
+    if (argc - optind != 0) {
+      *error = "--list takes no HOST PORT";
+      return std::nullopt;
+    }
+    return o;
+  }
 
   int positional = argc - optind;
   if (o.unix_path) {
@@ -280,10 +290,15 @@ std::string usage_text(const char* program) {
   std::string p = program;
   return "Usage: " + p + " [OPTION]... HOST PORT\n"
          "       " + p + " [OPTION]... --unix PATH\n"
+         "       " + p + " --list [--pcsc=PATTERN] [--nss-db DIR]\n"
          "Feed smart cards to a VSCard host (QEMU's ccid-card-passthru, vschost).\n"
          "Compatible with libcacard's vscclient.\n"
          "\n"
-         "Cards:\n"
+         "Cards (without any of these options vscclient bridges the PC/SC readers if\n"
+         "pcscd has one, else emulates a CAC from the certificates with keys in\n"
+         "~/.pki/nssdb or /etc/pki/nssdb, else says what to add):\n"
+         "  --list                 print the PC/SC readers (with ATRs), NSS tokens and\n"
+         "                         certificates vscclient could offer, and exit\n"
          "  --soft-card            emulate a CAC from three self-signed certificates in an\n"
          "                         NSS database created once in $XDG_CACHE_HOME/vscard/soft-card\n"
          "  -c, --cert NAME        emulate a CAC holding the certificate NAME (repeatable;\n"

@@ -56,6 +56,13 @@ struct Options {
 
   bool show_help = false;
   bool show_version = false;
+  bool list = false;  // --list: print the readers, tokens and certificates, exit
+
+  // No option names a card source: vscclient picks one (card_sources.h).
+  bool card_source_given() const {
+    return soft_card || pcsc || compare_pcsc || vicc || !vicc_connect.empty() || emul_args ||
+           !cert_names.empty() || nss_db;
+  }
 };
 
 // Parses and checks argv: every option alone and every combination, the

@@ -76,4 +76,16 @@ LONG PcscCard::transmit(const BYTE* command, DWORD command_size, BYTE* response,
   return SCardTransmit(handle_, pci, command, command_size, nullptr, response, response_size);
 }
 
+std::vector<std::string> split_multistring(const char* list, DWORD size) {
+  std::vector<std::string> out;
+  const char* p = list;
+  const char* end = list + size;
+  while (p < end && *p) {
+    std::string name(p);
+    p += name.size() + 1;
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
 }  // namespace vscclient

@@ -18,6 +18,8 @@ namespace vscclient {
 
 // "Service not available. (0x8010001D)": pcsc_stringify_error plus the code.
 std::string pcsc_error_text(LONG rv);
+// The names in a PC/SC multi-string (SCardListReaders: NUL-separated, NUL-ended).
+std::vector<std::string> split_multistring(const char* list, DWORD size);
 
 // pcscd is gone (stopped, restarted) or was never there: the context is dead
 // and must be established again (pcsclite.h: SCARD_E_NO_SERVICE,

@@ -22,18 +22,6 @@ constexpr bool card_in(DWORD state) {
   return (state & SCARD_STATE_PRESENT) != 0 && (state & SCARD_STATE_MUTE) == 0;
 }
 
-std::vector<std::string> split_multistring(const char* list, DWORD size) {
-  std::vector<std::string> out;
-  const char* p = list;
-  const char* end = list + size;
-  while (p < end && *p) {
-    std::string name(p);
-    p += name.size() + 1;
-    out.push_back(std::move(name));
-  }
-  return out;
-}
-
 }  // namespace
 
 PcscMonitor::PcscMonitor(Options options, PcscMonitorEvents& events)
