@@ -135,6 +135,19 @@ def vicc_argv(port, card_type="iso7816", host="127.0.0.1", reversed_mode=False, 
     return argv + list(extra_args)
 
 
+def _port_holders(port):
+    """The sockets on local TCP `port` and their processes (ss -tanp), so a skip
+    names what holds vpcd's port: a listener, or a connection whose local port
+    happens to be it (an ephemeral port, or a client connected to itself)."""
+    try:
+        out = subprocess.run(["ss", "-tanpH", f"sport = :{port}"], capture_output=True,
+                             text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"(ss failed: {e})"
+    lines = [" ".join(line.split()) for line in out.splitlines() if line.strip()]
+    return "; ".join(lines) or "(ss lists no socket on it now)"
+
+
 class PcscEnv:
     """Our own pcscd and card programs; kills only what it started."""
 
@@ -194,7 +207,7 @@ class PcscEnv:
         busy = self._wait_vpcd_ports_free()
         if busy:
             raise unittest.SkipTest(f"TCP port {busy} (vpcd's) is in use by a program this "
-                                    "test did not start")
+                                    "test did not start: " + _port_holders(busy))
         self._pcscd_starts += 1
         log_path = os.path.join(self.workdir, f"pcscd.{self._pcscd_starts}.log")
         self._pcscd_log = open(log_path, "wb")
