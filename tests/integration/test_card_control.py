@@ -13,7 +13,8 @@ with real peers:
   SCardReconnect(SCARD_RESET_CARD) with --pcsc-reset.
 - an NSS card emulated by libcacard, its database protected by a PIN: after a vschost
   script's `reset` (and `power-off`/`power-on`), the VERIFY status query (VERIFY with
-  no data) no longer answers 9000: libcacard logged the token out (vcard_emul_reset).
+  no data) no longer answers 9000: libcacard logged the token out (vcard_emul_reset);
+  vscclient --trace shows each event among the APDUs.
 """
 import os
 import re
@@ -175,14 +176,18 @@ send 00 20 00 00 expect 6A88
         with open(script, "w") as f:
             f.write(self.SCRIPT)
         host = chain.vschost("--mode", "multi", "--once", "--script", script, "--timeout", "120")
-        client = chain.vscclient(host.port, "-e", f'db="sql:{db}"', "-c", "pin-card", "-v")
+        client = chain.vscclient(host.port, "-e", f'db="sql:{db}"', "-c", "pin-card", "--trace")
         try:
             status = host.proc.wait(150)
         except subprocess.TimeoutExpired:
             raise AssertionError("vschost did not finish:\n" + chain.logs()) from None
         self.assertEqual(status, 0, chain.logs())
         self.assertIn("10 steps: 10 passed", host.output(), chain.logs())
-        self.assertRegex(client.output(), r"warm reset")
+        # --trace shows the events among the APDUs, in the order they came.
+        self.assertRegex(client.output(), r"APDU > Virtual Reader: 00 20 00 00\n(.|\n)*"
+                                          r"CardControl > Virtual Reader: warm reset\n(.|\n)*"
+                                          r"CardControl > Virtual Reader: power off\n(.|\n)*"
+                                          r"CardControl > Virtual Reader: power on\n")
         self.assertTrue(client.alive(), chain.logs())
 
 
