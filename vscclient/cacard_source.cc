@@ -49,8 +49,12 @@ bool db_directory_usable(const std::string& dir) {
 bool may_reach_token(std::span<const std::uint8_t> apdu) {
   if (apdu.size() < 2) return false;
   switch (apdu[1]) {
+    case 0x42:  // CAC SIGN/DECRYPT
+      // P1 80: "more data follows"; libcacard only appends it to the applet's
+      // buffer and answers 90 00 (cac.c, cac_applet_pki_process_apdu); the key
+      // is used by the last part (P1 00).
+      return apdu.size() < 3 || apdu[2] != 0x80;
     case 0x20: case 0x21: case 0x24: case 0x25: case 0x2C: case 0x2D:  // PIN
-    case 0x42:                                                         // CAC sign/decrypt
     case 0x82: case 0x84: case 0x86: case 0x87: case 0x88:             // authenticate
       return true;
     default:
