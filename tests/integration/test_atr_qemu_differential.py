@@ -8,18 +8,15 @@ case of check_atr, every prefix of the real ATRs, and seeded random ones, both
 random bytes and ISO-shaped) and checks that libvscard's qemu_accepts_atr(),
 asked through the atr_probe helper, gives the same verdict for each.
 """
-import os
-import pathlib
 import random
 import struct
 import subprocess
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
-from qemu_passthru import QemuPassthru, QemuUnavailable  # noqa: E402
-from vscard_peer import ERROR, SUCCESS, GENERAL_ERROR, Peer, atr  # noqa: E402
+from build_tree import program, program_path
+from qemu_passthru import QemuPassthru, QemuUnavailable
+from vscard_peer import ERROR, SUCCESS, GENERAL_ERROR, Peer, atr
 
 REAL_ATRS = [
     "3B D5 18 FF 80 91 FE 1F C3 80 73 C8 21 13 08",  # QEMU DEFAULT_ATR (Athena)
@@ -95,10 +92,10 @@ def corpus():
 
 class AtrQemuDifferentialTest(unittest.TestCase):
     def setUp(self):
-        build = pathlib.Path(os.environ.get("VSCARD_BUILD_DIR", ""))
-        self.probe = build / "tests" / "integration" / "atr_probe"
-        if not self.probe.is_file():
-            self.skipTest(f"{self.probe} not built (set VSCARD_BUILD_DIR to the build dir)")
+        self.probe = program("atr_probe")
+        if self.probe is None:
+            self.skipTest(f"{program_path('atr_probe')} not built "
+                          "(set VSCARD_BUILD_DIR to the build dir)")
         self.qemu = QemuPassthru()
         try:
             self.qemu.start()

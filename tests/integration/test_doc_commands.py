@@ -14,10 +14,10 @@ import pathlib
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import unittest
+from build_tree import program
 from ports import free_port
 
 SOURCE_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -58,9 +58,8 @@ class DocCommandsTest(unittest.TestCase):
         self.assertEqual(missing, [])
 
     def test_marked_blocks_run(self):
-        build = pathlib.Path(os.environ.get("VSCARD_BUILD_DIR", ""))
-        programs = [build / "vscclient" / "vscclient", build / "vschost" / "vschost"]
-        if not all(p.is_file() for p in programs):
+        programs = [program("vscclient"), program("vschost")]
+        if None in programs:
             self.skipTest("vscclient or vschost is not built")
         for tool in ("certutil", "bash"):
             if shutil.which(tool) is None:
@@ -70,7 +69,7 @@ class DocCommandsTest(unittest.TestCase):
             with tempfile.TemporaryDirectory(prefix="vscard-doccmd-") as tmp:
                 (pathlib.Path(tmp) / "docs").symlink_to(SOURCE_ROOT / "docs")
                 env = dict(os.environ, XDG_CACHE_HOME=os.path.join(tmp, "cache"),
-                           PATH=os.pathsep.join([str(p.parent.resolve()) for p in programs] +
+                           PATH=os.pathsep.join([str(pathlib.Path(p).parent.resolve()) for p in programs] +
                                                 [os.environ.get("PATH", "")]))
                 env.pop("G_MESSAGES_DEBUG", None)
                 script = re.sub(r"\b2001\b", str(free_port()), block)

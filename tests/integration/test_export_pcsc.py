@@ -10,15 +10,14 @@ import re
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-import export_chain as ec  # noqa: E402
-import pcsc_env  # noqa: E402
+from build_tree import program
+import export_chain as ec
+import pcsc_env
 
 R0 = pcsc_env.reader_name(0)
 R1 = pcsc_env.reader_name(1)
@@ -423,7 +422,7 @@ class FakeVpcdTest(unittest.TestCase):
 
 class ExportOptionsTest(unittest.TestCase):
     def setUp(self):
-        self.path = ec.binary("vschost")
+        self.path = program("vschost")
         if self.path is None:
             self.skipTest("vschost is not built")
         if not ec.has_option(self.path, "--export-pcsc"):

@@ -9,11 +9,11 @@ lists what the shared library exports; demangled, every symbol must be:
 - a weak instantiation of a standard-library template or typeinfo/vtable the
   compiler emits for API types (those cannot be hidden from a C++ ABI).
 """
-import os
-import pathlib
 import re
 import subprocess
 import unittest
+
+from build_tree import library
 
 INTERNAL = re.compile(r"vscard::(wire|session|transport|present|qemu)::|\(anonymous namespace\)")
 
@@ -32,8 +32,7 @@ def exported(library):
 class ExportedSymbolsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        build = pathlib.Path(os.environ.get("VSCARD_BUILD_DIR", ""))
-        cls.library = build / "libvscard" / "libvscard.so"
+        cls.library = library("libvscard.so")
 
     def setUp(self):
         if not self.library.exists():

@@ -15,7 +15,6 @@ test_vschost_load.py (vschost's own) covers malformed messages, short slow-loris
 bursts and --max-clients' log line; this module adds the memory, write-queue and
 flood cases.
 """
-import os
 import socket
 import struct
 import sys
@@ -23,9 +22,9 @@ import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from vscard_peer import APDU, CARD_REMOVE, INIT, Peer, init, msg  # noqa: E402
-from vschost_proc import VschostProcess, vschost_binary  # noqa: E402
+from build_tree import program
+from vscard_peer import APDU, CARD_REMOVE, INIT, Peer, init, msg
+from vschost_proc import VschostProcess
 
 MAX_MESSAGE = 65536         # vscard::kDefaultMaxMessageSize
 READ_BUFFER = 64 * 1024     # Connection::Options::read_buffer_size
@@ -62,7 +61,7 @@ def raise_fd_limit(n):
 
 class FloodTest(unittest.TestCase):
     def setUp(self):
-        if vschost_binary() is None:
+        if program("vschost") is None:
             self.skipTest("vschost is not built (set VSCARD_BUILD_DIR)")
         raise_fd_limit(4 * LORIS)
         self.host = None

@@ -27,23 +27,17 @@ Skips with the reason when pcscd/vsmartcard are missing or another pcscd runs.
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-import pcsc_env  # noqa: E402
-from vschost_proc import VschostProcess, vschost_binary  # noqa: E402
+from build_tree import program, program_path
+import pcsc_env
+from vschost_proc import VschostProcess
 
 SLOW_DELAY = 4.0
 SLOW_APDU = "00 5A 00 00"
 READER = pcsc_env.reader_name(0)
-
-
-def vscclient_binary():
-    path = os.path.join(os.environ.get("VSCARD_BUILD_DIR", "build"), "vscclient", "vscclient")
-    return path if os.path.exists(path) else None
 
 
 class Client:
@@ -55,7 +49,7 @@ class Client:
         env.pop("G_MESSAGES_DEBUG", None)
         with open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(
-                [vscclient_binary(), f"--pcsc={READER}", "--reconnect=1", *extra,
+                [program_path("vscclient"), f"--pcsc={READER}", "--reconnect=1", *extra,
                  "127.0.0.1", str(port)],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, env=env)
 
@@ -78,7 +72,7 @@ class Client:
 
 class KillTest(unittest.TestCase):
     def setUp(self):
-        if vschost_binary() is None or vscclient_binary() is None:
+        if program("vschost") is None or program("vscclient") is None:
             self.skipTest("vschost and vscclient must be built (VSCARD_BUILD_DIR)")
         self.env = pcsc_env.PcscEnv()  # raises SkipTest with the reason
         self.tmp = tempfile.mkdtemp(prefix="vscard-kill-")

@@ -20,20 +20,11 @@ import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from vschost_proc import VschostProcess, vschost_binary  # noqa: E402
+from build_tree import program, program_path
+from vschost_proc import VschostProcess
 
 IDLE, INTERVAL, COUNT = 2, 1, 3
 IP = "/usr/sbin/ip"
-
-
-def build_dir():
-    return os.environ.get("VSCARD_BUILD_DIR", "build")
-
-
-def vscclient_binary():
-    path = os.path.join(build_dir(), "vscclient", "vscclient")
-    return path if os.path.exists(path) else None
 
 
 def ip(*args, check=True):
@@ -72,7 +63,7 @@ class Netns:
 
 class PartitionTest(unittest.TestCase):
     def setUp(self):
-        if vschost_binary() is None or vscclient_binary() is None:
+        if program("vschost") is None or program("vscclient") is None:
             self.skipTest("vschost and vscclient must be built (VSCARD_BUILD_DIR)")
         if os.geteuid() != 0 or not os.path.exists(IP):
             self.skipTest("network namespaces need root and iproute2's ip")
@@ -117,7 +108,7 @@ class PartitionTest(unittest.TestCase):
         self.host.start()
         env = dict(os.environ, XDG_CACHE_HOME=os.path.join(self.tmp, "cache"))
         env.pop("G_MESSAGES_DEBUG", None)
-        argv = [IP, "netns", "exec", self.netns.name, vscclient_binary(), "--soft-card",
+        argv = [IP, "netns", "exec", self.netns.name, program_path("vscclient"), "--soft-card",
                 "--keepalive", f"{IDLE},{INTERVAL},{COUNT}", "--reconnect=2",
                 self.netns.host_ip, str(self.host.port)]
         with open(self.err_path, "wb") as err:

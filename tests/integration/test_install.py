@@ -12,11 +12,12 @@ import json
 import os
 import pathlib
 import re
-import shutil
 import subprocess
-import tempfile
 import textwrap
 import unittest
+
+from build_tree import build_dir, build_options
+from class_setup import PreparedOnce
 
 SOURCE_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -72,22 +73,16 @@ def run(cmd, env=None, cwd=None):
     return proc.stdout
 
 
-class InstallTest(unittest.TestCase):
+class InstallTest(PreparedOnce, unittest.TestCase):
+    tmp_prefix = "vscard-install-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.build_dir = pathlib.Path(os.environ.get("VSCARD_BUILD_DIR", ""))
-        cls.skip_reason = None
-        if not (cls.build_dir / "meson-private").is_dir():
-            cls.skip_reason = "VSCARD_BUILD_DIR is not a Meson build directory"
-            return
-        for tool in ("meson", "ninja", "pkg-config", "readelf"):
-            if shutil.which(tool) is None:
-                cls.skip_reason = f"{tool} is not installed (tests/ci-packages.txt)"
-                return
-        cls.tmp = tempfile.TemporaryDirectory(prefix="vscard-install-")
-        cls.destdir = pathlib.Path(cls.tmp.name) / "dest"
-        options = {o["name"]: o["value"] for o in json.loads(
-            run(["meson", "introspect", str(cls.build_dir), "--buildoptions"]))}
+    def prepare(cls):
+        cls.build_dir = build_dir()
+        cls.require_meson_build()
+        cls.require_tools("meson", "ninja", "pkg-config", "readelf")
+        cls.destdir = cls.make_tmp() / "dest"
+        options = build_options()
         # A sanitizer build's libvscard needs the sanitizer runtimes loaded first,
         # so the consumer is built with the same -Db_sanitize (as a user of such a
         # build would have to).
@@ -107,14 +102,6 @@ class InstallTest(unittest.TestCase):
         cls.install_log = run(["meson", "install", "-C", str(cls.build_dir), "--no-rebuild",
                                "--destdir", str(cls.destdir)])
 
-    @classmethod
-    def tearDownClass(cls):
-        if getattr(cls, "tmp", None):
-            cls.tmp.cleanup()
-
-    def setUp(self):
-        if self.skip_reason:
-            self.skipTest(self.skip_reason)
 
     def test_headers_installed_under_include_vscard(self):
         wanted = sorted(p.name for p in (SOURCE_ROOT / "libvscard/include/vscard").glob("*.h"))

@@ -14,23 +14,19 @@ the reader and read the soft card's ATR through pcscd and OpenSC.
 The libvirt path adds nothing to memory safety over test_qemu_guest, so it runs
 in the plain build only.
 """
-import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "qemu"))
-sys.path.insert(0, os.path.join(HERE, "lib"))
-import guest_runner  # noqa: E402
-from guest_testing import GUEST_TIMEOUT, guest  # noqa: E402
+from build_tree import is_sanitizer_build, program
+import guest_runner
+from guest_testing import GUEST_TIMEOUT, guest
 from ports import free_port
+import processes
 
 SOFT_CARD_ATR = "3b:7a:18:00:00:73:66:74:65:20:63:64:31:34:34"
 DOMAIN = "vscard-libvirt-test"
@@ -64,16 +60,11 @@ DOMAIN_XML = """<domain type='qemu'>
 
 class LibvirtGuestTest(unittest.TestCase):
     def setUp(self):
-        build = pathlib.Path(os.environ.get("VSCARD_BUILD_DIR", ""))
-        self.vscclient = build / "vscclient" / "vscclient"
-        if not self.vscclient.is_file():
+        self.vscclient = program("vscclient")
+        if self.vscclient is None:
             self.skipTest("vscclient is not built")
-        if (build / "meson-private").is_dir():
-            options = {o["name"]: o["value"] for o in json.loads(subprocess.run(
-                ["meson", "introspect", str(build), "--buildoptions"], capture_output=True,
-                text=True).stdout)}
-            if options.get("b_sanitize", "none") != "none":
-                self.skipTest("runs in the plain build only (see the module docstring)")
+        if is_sanitizer_build():
+            self.skipTest("runs in the plain build only (see the module docstring)")
         for tool in ("/usr/sbin/libvirtd", "virsh", "setpriv"):
             if shutil.which(tool) is None:
                 self.skipTest(f"{tool} is missing (libvirt-daemon, libvirt-daemon-driver-qemu, "
@@ -125,12 +116,7 @@ class LibvirtGuestTest(unittest.TestCase):
     def stop_libvirtd(self):
         self.virsh("destroy", DOMAIN, check=False)
         self.virsh("undefine", DOMAIN, check=False)
-        self.libvirtd.terminate()
-        try:
-            self.libvirtd.wait(30)
-        except subprocess.TimeoutExpired:
-            self.libvirtd.kill()
-            self.libvirtd.wait()
+        processes.stop(self.libvirtd, timeout=30)
 
     def test_q35_guest_reads_the_soft_card(self):
         deadline = time.monotonic() + 30

@@ -11,16 +11,17 @@ runs against the unpacked vscclient and vschost, with the unpacked libvscard.
 The package build does not depend on the build under test, so it runs once per
 CI run: it is skipped in a sanitizer build.
 """
-import json
 import os
 import pathlib
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
+
+from build_tree import is_sanitizer_build
+from class_setup import PreparedOnce
 
 SOURCE_ROOT = pathlib.Path(__file__).resolve().parents[2]
 PACKAGES = ("libvscard0", "libvscard-dev", "vscard")
@@ -43,25 +44,17 @@ def copy_source(dest):
     shutil.copytree(SOURCE_ROOT, dest, ignore=ignore, symlinks=True)
 
 
-class PackagingTest(unittest.TestCase):
+class PackagingTest(PreparedOnce, unittest.TestCase):
+    tmp_prefix = "vscard-deb-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.skip_reason = None
-        build = pathlib.Path(os.environ.get("VSCARD_BUILD_DIR", ""))
-        if (build / "meson-private").is_dir():
-            options = {o["name"]: o["value"] for o in json.loads(run(
-                ["meson", "introspect", str(build), "--buildoptions"]).stdout)}
-            if options.get("b_sanitize", "none") != "none":
-                cls.skip_reason = ("the package build does not depend on the build under "
-                                   "test; it runs in the plain build only")
-                return
-        for tool in ("dpkg-buildpackage", "dh", "lintian", "dpkg-deb"):
-            if shutil.which(tool) is None:
-                cls.skip_reason = (f"{tool} is not installed (dpkg-dev, debhelper, lintian: "
-                                   "tests/ci-packages.txt)")
-                return
-        cls.tmp = tempfile.TemporaryDirectory(prefix="vscard-deb-")
-        work = pathlib.Path(cls.tmp.name)
+    def prepare(cls):
+        if is_sanitizer_build():
+            cls.skip("the package build does not depend on the build under test; it runs "
+                     "in the plain build only")
+        cls.require_tools("dpkg-buildpackage", "dh", "lintian", "dpkg-deb",
+                          packages="dpkg-dev, debhelper, lintian: tests/ci-packages.txt")
+        work = cls.make_tmp()
         copy_source(work / "vscard")
         env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck parallel=2")
         started = time.monotonic()
@@ -77,14 +70,8 @@ class PackagingTest(unittest.TestCase):
                 run(["dpkg-deb", "-x", str(cls.debs[name]), str(cls.root)], check=True)
         cls.libdir = next(cls.root.glob("usr/lib/*/libvscard.so.0"), pathlib.Path()).parent
 
-    @classmethod
-    def tearDownClass(cls):
-        if getattr(cls, "tmp", None):
-            cls.tmp.cleanup()
-
     def setUp(self):
-        if self.skip_reason:
-            self.skipTest(self.skip_reason)
+        super().setUp()
         self.assertEqual(self.build.returncode, 0,
                          f"dpkg-buildpackage failed:\n{self.build.stdout[-6000:]}")
 

@@ -9,13 +9,14 @@ pcscd restart, sharing, and that a slow card does not hold up another reader.
 import os
 import queue
 import subprocess
-import sys
 import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-import pcsc_env  # noqa: E402
+from build_tree import program_path
+import opensc_tool
+import pcsc_env
+import processes
 
 R0 = pcsc_env.reader_name(0)
 R1 = pcsc_env.reader_name(1)
@@ -24,8 +25,7 @@ VICC_ATR = "3B9513810180 73FF01000B".replace(" ", "")  # vicc iso7816 (opensc-to
 
 class Probe:
     def __init__(self, args=(), program="pcsc_probe"):
-        build = os.environ.get("VSCARD_BUILD_DIR", "build")
-        path = os.path.join(build, "tests", "integration", program)
+        path = program_path(program)
         if not os.path.exists(path):
             raise unittest.SkipTest(f"{path} not built (libpcsclite-dev missing?)")
         self.proc = subprocess.Popen([path, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -77,7 +77,7 @@ class Probe:
                 self.proc.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired):
                 pass
-        pcsc_env.terminate(self.proc)
+        processes.stop(self.proc)
 
 
 class PcscLayerTest(unittest.TestCase):
@@ -225,7 +225,7 @@ class PcscLayerTest(unittest.TestCase):
         p = self.probe("--pattern", R0)
         p.expect("card_inserted ")
         self.assertEqual(p.transmit(R0, "00A4000C023F00")[0], "response")
-        r = subprocess.run([pcsc_env.OPENSC_TOOL, "-r", "0", "--reset", "warm"],
+        r = subprocess.run([opensc_tool.OPENSC_TOOL, "-r", "0", "--reset", "warm"],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         kind, _, value = p.transmit(R0, "0084000008")

@@ -4,13 +4,11 @@
 If these fail, every vscclient --pcsc and vschost --export-pcsc test would fail
 for a reason outside this project; this module says so directly.
 """
-import os
-import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-import pcsc_env  # noqa: E402
+import opensc_tool
+import pcsc_env
 
 
 class PcscStackTest(unittest.TestCase):
@@ -64,7 +62,7 @@ class ParseTest(unittest.TestCase):
                 "Received (SW1=0x90, SW2=0x00):\n"
                 "34 46 20 4F \n"
                 "Received (SW1=0x6A, SW2=0x82)\n")
-        self.assertEqual(pcsc_env.parse_opensc_apdu_output(text),
+        self.assertEqual(opensc_tool.parse_apdu_output(text),
                          [("344620", "9000"), ("", "6A82")])
 
     def test_parse_apdu_output_padded_partial_last_line(self):
@@ -72,7 +70,7 @@ class ParseTest(unittest.TestCase):
         first = "".join(f"{b:02X} " for b in range(0x30, 0x40)) + "0123456789:;<=>?"
         text = ("Received (SW1=0x90, SW2=0x00):\n" + first + "\n"
                 "41 " + " " * 45 + "A\n")
-        self.assertEqual(pcsc_env.parse_opensc_apdu_output(text),
+        self.assertEqual(opensc_tool.parse_apdu_output(text),
                          [("".join(f"{b:02X}" for b in range(0x30, 0x40)) + "41", "9000")])
 
 

@@ -11,15 +11,12 @@ more try through, a successful VERIFY releases the guard, and the APDU trace
 never shows the PIN.
 """
 import os
-import sys
-import tempfile
-import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-import pcsc_env  # noqa: E402
-import vscard_peer as vp  # noqa: E402
-from vscclient_env import ScriptedHost, Vscclient, host_handshake, vscclient_binary  # noqa: E402
+from build_tree import program
+import pcsc_env
+import vscard_peer as vp
+from vscclient_env import ScriptedHost, Vscclient, host_handshake
 
 READER = pcsc_env.reader_name(0)
 WRONG = bytes.fromhex("0020008008") + b"9999" + b"\xFF" * 4
@@ -29,7 +26,7 @@ QUERY = bytes.fromhex("00200080")
 
 class PinGuardTest(unittest.TestCase):
     def setUp(self):
-        if not os.path.exists(vscclient_binary()):
+        if program("vscclient") is None:
             self.skipTest("vscclient is not built (set VSCARD_BUILD_DIR)")
         self.env = pcsc_env.PcscEnv()  # SkipTest with the reason if it cannot run
         self.env.start()

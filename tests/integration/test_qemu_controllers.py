@@ -24,16 +24,13 @@ one usb-ccid + ccid-card-passthru each, one vscclient each):
 import os
 import re
 import subprocess
-import sys
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "qemu"))
-sys.path.insert(0, os.path.join(HERE, "lib"))
-import guest_runner  # noqa: E402
-from guest_testing import GET_CHALLENGE, GUEST_TIMEOUT  # noqa: E402
-from vscclient_guest import VscclientGuestCase  # noqa: E402
+import guest_runner
+from guest_testing import GET_CHALLENGE, GUEST_TIMEOUT
+from vscclient_guest import VscclientGuestCase
+import processes
 
 # vicc's card as the guest sees it: T=0 presented, interface bytes dropped,
 # historical bytes kept (docs/t0-presentation.md).
@@ -103,7 +100,7 @@ class ControllerTest(VscclientGuestCase):
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=pcsc_env.vicc_env(self.tmp))
         self.addCleanup(log.close)
-        self.addCleanup(pcsc_env.terminate, vicc)
+        self.addCleanup(processes.stop, vicc)
 
     def run_controller(self, controller, soft_card, vicc_direct=False):
         pcsc_env = self.start_cards(vicc_direct)

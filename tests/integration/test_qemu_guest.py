@@ -15,18 +15,14 @@ stack, pcscd, libccid and OpenSC.
 """
 import os
 import struct
-import sys
 import tempfile
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "qemu"))
-sys.path.insert(0, os.path.join(HERE, "lib"))
-import build_guest  # noqa: E402
-import fake_card_client  # noqa: E402
-import guest_runner  # noqa: E402
-from guest_testing import (GET_CHALLENGE, GUEST_TIMEOUT, SELECT_AID, T0_ATR,  # noqa: E402
+import build_guest
+import fake_card_client
+import guest_runner
+from guest_testing import (GET_CHALLENGE, GUEST_TIMEOUT, SELECT_AID, T0_ATR,
                            GuestTestCase, guest, report)
 
 

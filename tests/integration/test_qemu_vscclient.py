@@ -12,16 +12,12 @@ tested on their own by test_qemu_guest.py.
 import os
 import re
 import subprocess
-import sys
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "qemu"))
-sys.path.insert(0, os.path.join(HERE, "lib"))
-import guest_runner  # noqa: E402
-from guest_testing import GET_CHALLENGE, GUEST_TIMEOUT, report  # noqa: E402
-from vscclient_guest import VscclientGuestCase  # noqa: E402
+import guest_runner
+from guest_testing import GET_CHALLENGE, GUEST_TIMEOUT, report
+from vscclient_guest import VscclientGuestCase
 
 
 class VscclientGuestTest(VscclientGuestCase):

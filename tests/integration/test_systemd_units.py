@@ -8,14 +8,14 @@ template as an instance) with no complaint. systemd-analyze checks that
 ExecStart's program exists and is executable: the copies verified here point
 it at the program inside the destdir (the only change made to them).
 """
-import json
 import os
 import pathlib
 import re
-import shutil
 import subprocess
-import tempfile
 import unittest
+
+from build_tree import build_dir, build_options
+from class_setup import PreparedOnce
 
 UNITS = {"vscclient@.service": ("vscclient", "vscclient@docs.service"),
          "vschost-export-pcsc.service": ("vschost", "vschost-export-pcsc.service")}
@@ -25,38 +25,24 @@ def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
-class SystemdUnitsTest(unittest.TestCase):
+class SystemdUnitsTest(PreparedOnce, unittest.TestCase):
+    tmp_prefix = "vscard-units-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.skip_reason = None
-        build = pathlib.Path(os.environ.get("VSCARD_BUILD_DIR", ""))
-        if not (build / "meson-private").is_dir():
-            cls.skip_reason = "VSCARD_BUILD_DIR is not a Meson build directory"
-            return
-        if shutil.which("systemd-analyze") is None:
-            cls.skip_reason = "systemd-analyze is not installed (systemd, tests/ci-packages.txt)"
-            return
-        cls.tmp = tempfile.TemporaryDirectory(prefix="vscard-units-")
-        cls.dest = pathlib.Path(cls.tmp.name) / "dest"
-        r = run(["meson", "install", "-C", str(build), "--no-rebuild", "--destdir",
+    def prepare(cls):
+        cls.require_meson_build()
+        cls.require_tools("systemd-analyze", packages="systemd, tests/ci-packages.txt")
+        cls.dest = cls.make_tmp() / "dest"
+        r = run(["meson", "install", "-C", str(build_dir()), "--no-rebuild", "--destdir",
                  str(cls.dest)])
         if r.returncode != 0:
             raise AssertionError(f"meson install failed:\n{r.stdout}{r.stderr}")
-        options = {o["name"]: o["value"] for o in json.loads(
-            run(["meson", "introspect", str(build), "--buildoptions"]).stdout)}
+        options = build_options()
         cls.prefix = pathlib.Path(options["prefix"])
         cls.bindir = cls.prefix / options["bindir"]
         cls.mandir = cls.prefix / options["mandir"]
         cls.units = {p.name: p for p in cls.dest.rglob("*.service")}
 
-    @classmethod
-    def tearDownClass(cls):
-        if getattr(cls, "tmp", None):
-            cls.tmp.cleanup()
-
-    def setUp(self):
-        if self.skip_reason:
-            self.skipTest(self.skip_reason)
 
     def in_dest(self, path):
         return self.dest / pathlib.Path(path).relative_to("/")

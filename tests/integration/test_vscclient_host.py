@@ -5,19 +5,17 @@ The real-peer counterparts are test_vscclient_qemu.py (QEMU 7.2's passthru) and,
 once vschost lands, the vschost-driven tests. This module covers what needs
 exact control of the host: hostile input, restarts, the Reconnect extension.
 """
-import os
 import socket
 import struct
-import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-import cac  # noqa: E402
-import openssl_check  # noqa: E402
-import vscard_peer as vp  # noqa: E402
-from ports import free_port  # noqa: E402
-from vscclient_env import ScriptedHost, Vscclient, host_handshake, vscclient_binary  # noqa: E402
+from build_tree import program
+import cac
+import openssl_check
+import vscard_peer as vp
+from ports import free_port
+from vscclient_env import ScriptedHost, Vscclient, host_handshake
 
 SOFT_SUBJECTS = {"CN=vscard soft card ID,OU=soft-card,O=vscard",
                  "CN=vscard soft card signature,OU=soft-card,O=vscard",
@@ -25,7 +23,7 @@ SOFT_SUBJECTS = {"CN=vscard soft card ID,OU=soft-card,O=vscard",
 
 
 def setUpModule():
-    if not os.path.exists(vscclient_binary()):
+    if program("vscclient") is None:
         raise unittest.SkipTest("vscclient is not built (meson -Dvscclient=disabled or missing deps)")
 
 

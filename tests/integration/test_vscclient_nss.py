@@ -6,21 +6,20 @@ softhsm2) registered in the database with modutil.
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-import cac  # noqa: E402
-import openssl_check  # noqa: E402
-import vscard_peer as vp  # noqa: E402
-from vscclient_env import ScriptedHost, Vscclient, host_handshake, vscclient_binary  # noqa: E402
+from build_tree import program
+import cac
+import openssl_check
+import vscard_peer as vp
+from vscclient_env import ScriptedHost, Vscclient, host_handshake
 
 SOFTHSM_LIB = "/usr/lib/softhsm/libsofthsm2.so"
 
 
 def setUpModule():
-    if not os.path.exists(vscclient_binary()):
+    if program("vscclient") is None:
         raise unittest.SkipTest("vscclient is not built")
     for tool in ("certutil", "modutil"):
         if shutil.which(tool) is None:

@@ -10,13 +10,12 @@ so the scripts use P2=0C and give UPDATE BINARY an Le byte (it then answers
 """
 import os
 import subprocess
-import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-import export_chain as ec  # noqa: E402
-import pcsc_env  # noqa: E402
+import export_chain as ec
+import opensc_tool
+import pcsc_env
 
 R0 = pcsc_env.reader_name(0)
 R1 = pcsc_env.reader_name(1)
@@ -182,7 +181,7 @@ class SharingTest(unittest.TestCase):
 
     def opensc_can_use(self, reader):
         """opensc-tool connects to the card (SCardConnect, shared) and sends SELECT MF."""
-        r = subprocess.run([pcsc_env.OPENSC_TOOL, "-r", str(self.env.reader_index(reader)),
+        r = subprocess.run([opensc_tool.OPENSC_TOOL, "-r", str(self.env.reader_index(reader)),
                             "-s", "00A4000C023F00"], capture_output=True, text=True, timeout=60)
         out = r.stdout + r.stderr
         return r.returncode == 0 and "SW1=0x90" in out, out

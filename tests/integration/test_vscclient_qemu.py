@@ -5,18 +5,16 @@ What QEMU's side shows without a guest: it accepts our Init, ReaderAdd and ATR
 (its check_atr rule), CardRemove/ReaderRemove, and keeps the connection. Card
 traffic through a guest is covered by test_qemu_guest.py.
 """
-import os
-import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from qemu_passthru import QemuPassthru, QemuUnavailable  # noqa: E402
-from vscclient_env import Vscclient, vscclient_binary  # noqa: E402
+from build_tree import program
+from qemu_passthru import QemuPassthru, QemuUnavailable
+from vscclient_env import Vscclient
 
 
 def setUpModule():
-    if not os.path.exists(vscclient_binary()):
+    if program("vscclient") is None:
         raise unittest.SkipTest("vscclient is not built")
 
 

@@ -15,15 +15,14 @@ docs/architecture.md).
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-import cac  # noqa: E402
-import vscard_peer as vp  # noqa: E402
-from vscclient_env import ScriptedHost, Vscclient, build_dir, vscclient_binary  # noqa: E402
+from build_tree import build_dir, program
+import cac
+import vscard_peer as vp
+from vscclient_env import ScriptedHost, Vscclient
 
 SOFTHSM_LIB = "/usr/lib/softhsm/libsofthsm2.so"
 TOKEN = "slow-token"
@@ -39,7 +38,7 @@ def run(argv, **kw):
 
 
 def setUpModule():
-    if not os.path.exists(vscclient_binary()):
+    if program("vscclient") is None:
         raise unittest.SkipTest("vscclient is not built")
     if not os.path.exists(gated_module()):
         raise unittest.SkipTest("gated_pkcs11.so is not built (needs NSS headers)")

@@ -7,21 +7,19 @@ glib-networking."""
 import os
 import shutil
 import ssl
-import sys
 import tempfile
 import threading
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-import cac  # noqa: E402
-import openssl_check  # noqa: E402
-import tls_certs  # noqa: E402
-import vscard_peer as vp  # noqa: E402
-from vscclient_env import ScriptedHost, Vscclient, host_handshake, vscclient_binary  # noqa: E402
+from build_tree import program
+import cac
+import openssl_check
+import tls_certs
+from vscclient_env import ScriptedHost, Vscclient, host_handshake
 
 
 def setUpModule():
-    if not os.path.exists(vscclient_binary()):
+    if program("vscclient") is None:
         raise unittest.SkipTest("vscclient is not built")
     if not openssl_check.available():
         raise unittest.SkipTest("openssl is not installed (package openssl)")

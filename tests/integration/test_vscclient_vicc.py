@@ -23,15 +23,14 @@ The hostile card programs are in test_vscclient_vicc_faults.py.
 import os
 import shutil
 import subprocess
-import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-import export_chain as ec  # noqa: E402
-import pcsc_env  # noqa: E402
-import tls_certs  # noqa: E402
-from vicc_chain import ViccChain, free_port  # noqa: E402
+import export_chain as ec
+import pcsc_env
+import tls_certs
+from ports import free_port
+from vicc_chain import ViccChain
 
 # The docs' example script (docs/vicc.md, chain 2), then the card leaves and comes back.
 EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "examples",

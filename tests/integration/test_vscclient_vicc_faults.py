@@ -16,13 +16,11 @@ import re
 import select
 import socket
 import struct
-import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-import export_chain as ec  # noqa: E402
-from vicc_chain import ViccChain  # noqa: E402
+import export_chain as ec
+from vicc_chain import ViccChain
 
 # A plausible ATR (T=1, historical bytes "VC", TCK) for the test's card programs.
 ATR = bytes.fromhex("3B82015643") + bytes([0x96])

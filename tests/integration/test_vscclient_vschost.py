@@ -8,14 +8,12 @@ runs the same session).
 """
 import os
 import shutil
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-import openssl_check  # noqa: E402
-from soft_card_run import SoftCardRun  # noqa: E402
-from vscclient_env import build_dir, vscclient_binary  # noqa: E402
+from build_tree import build_dir, program_path
+import openssl_check
+from soft_card_run import SoftCardRun
 
 SUBJECTS = ["CN=vscard soft card ID,OU=soft-card,O=vscard",
             "CN=vscard soft card signature,OU=soft-card,O=vscard",
@@ -23,7 +21,7 @@ SUBJECTS = ["CN=vscard soft card ID,OU=soft-card,O=vscard",
 
 
 def setUpModule():
-    for binary in (vscclient_binary(), os.path.join(build_dir(), "vschost", "vschost")):
+    for binary in (program_path("vscclient"), program_path("vschost")):
         if not os.path.exists(binary):
             raise unittest.SkipTest(f"{binary} is not built")
     if not openssl_check.available() or shutil.which("certutil") is None:

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+from build_tree import program_path
 from ports import free_port
 
 SOURCE_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -23,9 +24,8 @@ SCRIPT = SOURCE_ROOT / "docs" / "examples" / "piv-style.vsc"
 
 class VschostCliTest(unittest.TestCase):
     def setUp(self):
-        build = pathlib.Path(os.environ.get("VSCARD_BUILD_DIR", "build"))
-        self.vschost = build / "vschost" / "vschost"
-        self.vscclient = build / "vscclient" / "vscclient"
+        self.vschost = pathlib.Path(program_path("vschost"))
+        self.vscclient = pathlib.Path(program_path("vscclient"))
         if not self.vschost.is_file():
             self.skipTest("vschost is not built")
         self.tmp = tempfile.TemporaryDirectory(prefix="vscard-vschost-cli-")

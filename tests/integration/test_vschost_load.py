@@ -12,9 +12,10 @@ import threading
 import time
 import unittest
 
+from build_tree import program
 from vscard_peer import (APDU, ATR, ERROR, INIT, READER_ADD, RECONNECT, Peer, VICC_ATR, init,
                          msg, reader_add)
-from vschost_proc import VschostProcess, vschost_binary
+from vschost_proc import VschostProcess
 
 CLIENTS = 120
 
@@ -41,7 +42,7 @@ MALFORMED = [
 
 class LoadTest(unittest.TestCase):
     def setUp(self):
-        if vschost_binary() is None:
+        if program("vschost") is None:
             self.skipTest("vschost is not built")
         self.tmp = tempfile.TemporaryDirectory()
         self.host = None

@@ -6,14 +6,14 @@ close, the connection at the same step).
 Each conversation runs against a fresh, paused QEMU and against one vschost;
 the conversations are in lib/passthru_conversations.py.
 """
-import sys
 import threading
 import unittest
 
+from build_tree import program
 from conversation import DEFAULT_QUIET, FINAL_QUIET, play
 from passthru_conversations import all_conversations
 from qemu_passthru import QemuPassthru, QemuUnavailable, qemu_binary
-from vschost_proc import VschostProcess, vschost_binary
+from vschost_proc import VschostProcess
 
 # Quiet-window multipliers, tried in turn until the transcripts agree.
 SLOWDOWNS = (1, 4, 12)
@@ -24,7 +24,7 @@ class QemuDifferentialTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if vschost_binary() is None:
+        if program("vschost") is None:
             raise unittest.SkipTest("vschost is not built")
         try:
             qemu_binary()

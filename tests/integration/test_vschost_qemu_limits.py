@@ -12,8 +12,9 @@ import tempfile
 import threading
 import unittest
 
+from build_tree import program
 from vscard_peer import Peer
-from vschost_proc import VschostProcess, vschost_binary
+from vschost_proc import VschostProcess
 
 T0_ATR = bytes.fromhex("3B021450")
 SIZES = [54, 55, 118, 374, 375, 600]  # response bytes, data + SW
@@ -30,7 +31,7 @@ SCRIPT = "timeout 10s\nwait-card\n" + "".join(
 
 class QemuLimitWarningsTest(unittest.TestCase):
     def setUp(self):
-        if vschost_binary() is None:
+        if program("vschost") is None:
             self.skipTest("vschost is not built")
         self.tmp = tempfile.TemporaryDirectory()
         self.addCleanup(self.tmp.cleanup)

@@ -11,9 +11,10 @@ import threading
 import unittest
 import xml.etree.ElementTree as ET
 
+from build_tree import program, program_path
 from vscard_peer import (CAP_CARD_CONTROL, CAP_RECONNECT, CARD_CONTROL, POWER_OFF, POWER_ON,
                          VICC_ATR, WARM_RESET, Peer, atr)
-from vschost_proc import VschostProcess, vschost_binary
+from vschost_proc import VschostProcess
 
 CHALLENGE = bytes(range(1, 9))
 
@@ -42,7 +43,7 @@ sleep 20ms
 
 class ScriptTest(unittest.TestCase):
     def setUp(self):
-        if vschost_binary() is None:
+        if program("vschost") is None:
             self.skipTest("vschost is not built")
         self.tmp = tempfile.TemporaryDirectory()
         self.hosts = []
@@ -246,7 +247,7 @@ class ScriptTest(unittest.TestCase):
                                  apdus)
 
     def cli(self, *args):
-        return subprocess.run([vschost_binary(), "--no-interactive"] + list(args),
+        return subprocess.run([program_path("vschost"), "--no-interactive"] + list(args),
                               capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
 
     def test_syntax_error_names_file_and_line(self):

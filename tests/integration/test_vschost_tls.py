@@ -8,16 +8,15 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-import openssl_check  # noqa: E402
-import tls_certs  # noqa: E402
-from vschost_proc import VschostProcess, vschost_binary  # noqa: E402
-from vscclient_env import Vscclient, vscclient_binary  # noqa: E402
+from build_tree import program, program_path
+import openssl_check
+import tls_certs
+from vschost_proc import VschostProcess
+from vscclient_env import Vscclient
 
 # SELECT the first CAC PKI applet (A0 00 00 00 79 01 00), answered from memory.
 # The command carries no Le, so libcacard's card answers 61xx (response bytes
@@ -28,7 +27,7 @@ send 00 A4 04 00 07 A0 00 00 00 79 01 00 expect 61XX
 
 
 def setUpModule():
-    if vschost_binary() is None or not os.path.exists(vscclient_binary()):
+    if program("vschost") is None or program("vscclient") is None:
         raise unittest.SkipTest("vschost or vscclient is not built")
     if not openssl_check.available():
         raise unittest.SkipTest("openssl is not installed (package openssl)")
@@ -221,7 +220,7 @@ class VschostTlsTest(unittest.TestCase):
         bad_host = os.path.join(self.tmp.name, "host-bad-crl")
         shutil.copytree(self.host_dir, bad_host)
         tls_certs.make_crl(other, os.path.join(bad_host, "ca-crl.pem"), [])
-        r = subprocess.run([vschost_binary(), "--no-interactive", "--tls-creds", bad_host,
+        r = subprocess.run([program_path("vschost"), "--no-interactive", "--tls-creds", bad_host,
                             "--listen", "127.0.0.1:0"], capture_output=True, text=True,
                            timeout=30, stdin=subprocess.DEVNULL)
         self.assertNotEqual(r.returncode, 0)

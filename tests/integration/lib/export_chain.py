@@ -12,28 +12,18 @@ Only the standard library is used.
 """
 import json
 import os
-import re
 import subprocess
-import sys
 import tempfile
-import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pcsc_env  # noqa: E402
+from build_tree import program
+import opensc_tool
+import pcsc_env
+from processes import LoggedProcess
 
 OPENSC_PKCS11 = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 PKCS11_TOOL = "/usr/bin/pkcs11-tool"
 # libcacard's CAC ATR (src/cac.c, cac_atr): what vscclient --soft-card sends.
 CAC_ATR = "3B7A180000736674652063643134 34".replace(" ", "")
-
-
-def build_dir():
-    return os.environ.get("VSCARD_BUILD_DIR", "build")
-
-
-def binary(name):
-    path = os.path.join(build_dir(), name, name)
-    return path if os.path.exists(path) else None
 
 
 def has_option(path, option):
@@ -42,55 +32,11 @@ def has_option(path, option):
     return option in r.stdout + r.stderr
 
 
-class Process:
-    """A program whose output goes to a log file; killed by stop()."""
-
-    def __init__(self, argv, log_path, env=None, stdin=subprocess.DEVNULL):
-        self.argv = argv
-        self.log_path = log_path
-        self._log = open(log_path, "ab")
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=stdin, env=env or os.environ)
-
-    def output(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def wait_output(self, pattern, timeout=30):
-        """Waits until the log matches `pattern` (a regex); returns the match."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            m = re.search(pattern, self.output())
-            if m:
-                return m
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"{pattern!r} not in the output of {self.argv[0]} "
-                             f"(exit {self.proc.poll()}):\n{self.output()[-3000:]}")
-
-    def command(self, line):
-        self.proc.stdin.write((line + "\n").encode())
-        self.proc.stdin.flush()
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        pcsc_env.terminate(self.proc)
-        if self.proc.stdin:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-        self._log.close()
-
-
 class ExportChain:
     def __init__(self, test, need_vscclient=True, need_pcsc_client=False):
         self.test = test
-        self.vschost_path = binary("vschost")
-        self.vscclient_path = binary("vscclient")
+        self.vschost_path = program("vschost")
+        self.vscclient_path = program("vscclient")
         if self.vschost_path is None:
             test.skipTest("vschost is not built ($VSCARD_BUILD_DIR/vschost/vschost)")
         if (need_vscclient or need_pcsc_client) and self.vscclient_path is None:
@@ -123,8 +69,8 @@ class ExportChain:
         `interactive`, stdin is a pipe for its console commands."""
         argv = [self.vschost_path, "--listen", "127.0.0.1:0", "-v", *args]
         argv.insert(1, "--interactive" if interactive else "--no-interactive")
-        p = Process(argv, self._log("vschost"),
-                    stdin=subprocess.PIPE if interactive else subprocess.DEVNULL)
+        p = LoggedProcess(argv, self._log("vschost"),
+                          stdin=subprocess.PIPE if interactive else subprocess.DEVNULL)
         self.hosts.append(p)
         m = p.wait_output(r"vschost: listening on 127\.0\.0\.1:(\d+)", timeout=15)
         p.port = int(m.group(1))
@@ -135,8 +81,8 @@ class ExportChain:
         client shares one XDG_CACHE_HOME, so --soft-card builds its NSS database once."""
         env = dict(os.environ, XDG_CACHE_HOME=os.path.join(self.tmp, "cache"))
         env.pop("G_MESSAGES_DEBUG", None)
-        p = Process([self.vscclient_path, *args, "127.0.0.1", str(port)],
-                    self._log("vscclient"), env=env, stdin=subprocess.PIPE)
+        p = LoggedProcess([self.vscclient_path, *args, "127.0.0.1", str(port)],
+                          self._log("vscclient"), env=env, stdin=subprocess.PIPE)
         self.clients.append(p)
         return p
 
@@ -164,7 +110,7 @@ def opensc_atr(env, reader):
     index = env.reader_index(reader)
     if index is None:
         raise AssertionError(f"reader {reader!r} not listed: {env.readers()}")
-    r = subprocess.run([pcsc_env.OPENSC_TOOL, "-r", str(index), "-a"], capture_output=True,
+    r = subprocess.run([opensc_tool.OPENSC_TOOL, "-r", str(index), "-a"], capture_output=True,
                        text=True, timeout=60)
     if r.returncode != 0:
         raise AssertionError(f"opensc-tool -a failed: {r.stdout}{r.stderr}")

@@ -23,23 +23,22 @@ Facts this relies on (checked on Debian 12):
 - Debian's vicc needs PYTHONPATH with /usr/lib/python3/site-packages/virtualsmartcard
   and a folder where "Crypto" links to python3-pycryptodome's Cryptodome.
 
-Only the standard library is used.
+What opensc-tool prints is read in lib/opensc_tool.py. Only the standard library
+is used.
 """
 import fcntl
 import os
-import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
+import opensc_tool
+import processes
 
 PCSCD = "/usr/sbin/pcscd"
 VICC = "/usr/bin/vicc"
-OPENSC_TOOL = "/usr/bin/opensc-tool"
 VPCD_CONF = "/etc/reader.conf.d/vpcd"
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 VICC_PYTHONPATH = "/usr/lib/python3/site-packages/virtualsmartcard"
@@ -94,19 +93,6 @@ def _socket_answers(path):
         s.close()
 
 
-def parse_opensc_readers(text):
-    """opensc-tool -l output -> list of (index, name, card_present)."""
-    readers = []
-    for line in text.splitlines():
-        m = re.match(r"^(\d+)\s+(Yes|No)\s+(.*\S)\s*$", line)
-        if m:
-            name = m.group(3)
-            # The Features column ("PIN pad") sits between Card and Name.
-            name = re.sub(r"^PIN pad\s+", "", name)
-            readers.append((int(m.group(1)), name, m.group(2) == "Yes"))
-    return readers
-
-
 def vicc_env(workdir):
     """The environment Debian's vicc needs to run (no pcscd involved): PYTHONPATH
     with its package folder and a folder under `workdir` where "Crypto" links to
@@ -152,7 +138,7 @@ class PcscEnv:
     """Our own pcscd and card programs; kills only what it started."""
 
     def __init__(self, workdir=None):
-        missing = [p for p in (PCSCD, VICC, OPENSC_TOOL, VPCD_CONF, VPCD_DRIVER)
+        missing = [p for p in (PCSCD, VICC, opensc_tool.OPENSC_TOOL, VPCD_CONF, VPCD_DRIVER)
                    if not os.path.exists(p)]
         if not os.path.isdir(CRYPTODOME):
             missing.append(CRYPTODOME + " (python3-pycryptodome)")
@@ -259,7 +245,7 @@ class PcscEnv:
         see their connection closed."""
         if self.pcscd is None:
             return
-        _terminate(self.pcscd)
+        processes.stop(self.pcscd)
         self.pcscd = None
         if self._pcscd_log:
             self._pcscd_log.close()
@@ -305,7 +291,7 @@ class PcscEnv:
     def stop_card(self, slot):
         card = self.cards.pop(slot, None)
         if card:
-            _terminate(card[0])
+            processes.stop(card[0])
             card[2].close()
 
     def card_log_text(self, slot):
@@ -318,8 +304,7 @@ class PcscEnv:
     # ---- observation through the real PC/SC client side ----
     def readers(self):
         """(index, name, card_present) for every reader pcscd lists, via opensc-tool -l."""
-        r = subprocess.run([OPENSC_TOOL, "-l"], capture_output=True, text=True, timeout=30)
-        return parse_opensc_readers(r.stdout)
+        return opensc_tool.readers()
 
     def reader_index(self, name):
         for index, n, _ in self.readers():
@@ -354,11 +339,7 @@ class PcscEnv:
         index = self.reader_index(name)
         if index is None:
             raise AssertionError(f"reader {name!r} not listed: {self.readers()}")
-        argv = [OPENSC_TOOL, "-r", str(index)]
-        for apdu in apdus:
-            argv += ["-s", apdu]
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-        return parse_opensc_apdu_output(r.stdout), r.stdout + r.stderr
+        return opensc_tool.send_apdus(index, apdus, timeout)
 
     def close(self):
         for slot in list(self.cards):
@@ -369,58 +350,3 @@ class PcscEnv:
             self._lock_file = None
         if self._own_workdir and not os.environ.get("VSCARD_KEEP_TMP"):
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-def parse_opensc_apdu_output(text):
-    """opensc-tool -s output -> [(data hex uppercase, "SW1SW2" hex)] in order."""
-    results = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        m = re.match(r"^Received \(SW1=0x([0-9A-Fa-f]{2}), SW2=0x([0-9A-Fa-f]{2})\)(:?)", lines[i])
-        i += 1
-        if not m:
-            continue
-        data = ""
-        if m.group(3):
-            # Hex dump lines: k "XX " groups then k ASCII characters (k <= 16),
-            # so a line is 4k characters long; the ASCII column may look like hex.
-            while i < len(lines) and _hex_dump_line(lines[i]) is not None:
-                data += _hex_dump_line(lines[i])
-                i += 1
-        results.append((data, (m.group(1) + m.group(2)).upper()))
-    return results
-
-
-def _hex_dump_line(line):
-    # OpenSC's util_hex_dump_asc: k "XX " groups then k ASCII characters; a
-    # partial line after the first is padded with "   " to 16 groups, so it is
-    # 48 + k characters long instead of 4k.
-    candidates = [len(line) // 4] if len(line) % 4 == 0 else []
-    if len(line) > 48:
-        candidates.append(len(line) - 48)
-    for k in candidates:
-        if not 0 < k <= 16:
-            continue
-        padded = len(line) != 4 * k
-        if not re.fullmatch(r"([0-9A-F]{2} ){%d}" % k, line[:3 * k]):
-            continue
-        if padded and line[3 * k:48].strip(" "):
-            continue
-        return line[:3 * k].replace(" ", "")
-    return None
-
-
-def _terminate(proc, timeout=10):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=timeout)
-
-
-def terminate(proc, timeout=10):
-    """SIGTERM, then SIGKILL after `timeout` s; for tests' own processes."""
-    _terminate(proc, timeout)

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import processes
 
 QEMU = "qemu-system-x86_64"
 
@@ -101,13 +102,7 @@ class QemuPassthru:
         return socket.create_connection((self.host, self.port), timeout=timeout)
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        processes.stop(self.proc)
         self.proc = None
         if self._tmp is not None:
             self._stderr.close()

@@ -13,12 +13,12 @@ certutil, and sizes the READ BUFFER steps from them.
 import hashlib
 import json
 import os
-import socket
 import subprocess
 
 import cac
 import openssl_check
 from ports import free_port
+import processes
 
 NICKNAMES = ["vscard-soft-id", "vscard-soft-signature", "vscard-soft-encryption"]
 
@@ -111,9 +111,7 @@ class SoftCardRun:
                 out, err = host.communicate(timeout=150)
             finally:
                 for p in (host, client):
-                    if p.poll() is None:
-                        p.kill()
-                        p.wait()
+                    processes.kill(p)
                 client.stdin.close()
         with open(client_err, "rb") as f:
             result.client_stderr = f.read().decode(errors="replace")

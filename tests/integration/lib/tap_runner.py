@@ -8,6 +8,13 @@ Meson registers each integration test module with protocol 'tap', so every test
 method is counted on its own in the summary. A test that cannot run here (a real
 peer missing, no permission for network namespaces) calls self.skipTest(reason)
 and is reported as "ok N name # SKIP reason".
+
+Test modules (tests/integration/test_*.py) import the helpers in lib/ and qemu/
+by name; this runner puts both folders on sys.path. The shared pieces:
+  build_tree.py   the build dir and the programs in it (program("vschost"))
+  processes.py    starting, tracking and stopping the processes a test runs
+  class_setup.py  one expensive preparation per test class (PreparedOnce)
+  pcsc_env.py     our own pcscd and card programs; opensc_tool.py reads OpenSC
 """
 import importlib.util
 import os
@@ -71,7 +78,10 @@ def main():
     path = sys.argv[1]
     if "--build-dir" in sys.argv:
         os.environ["VSCARD_BUILD_DIR"] = sys.argv[sys.argv.index("--build-dir") + 1]
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    # Test modules import lib/ and qemu/ modules by name; this is the only place
+    # that puts them on the path.
+    lib = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:0] = [lib, os.path.join(os.path.dirname(lib), "qemu")]
     spec = importlib.util.spec_from_file_location("itest", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

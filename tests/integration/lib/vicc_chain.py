@@ -9,11 +9,10 @@
 Every process is tracked and stopped in the test's cleanup.
 """
 import os
-import socket
 
 import export_chain as ec
 import pcsc_env
-from ports import free_port
+from processes import LoggedProcess
 
 
 class ViccChain:
@@ -37,8 +36,8 @@ class ViccChain:
 
     def start_vicc(self, port, reversed_mode=False):
         log = os.path.join(self.chain.tmp, f"vicc{len(self.viccs)}.log")
-        p = ec.Process(pcsc_env.vicc_argv(port, reversed_mode=reversed_mode), log,
-                       env=self.vicc_env)
+        p = LoggedProcess(pcsc_env.vicc_argv(port, reversed_mode=reversed_mode), log,
+                          env=self.vicc_env)
         self.viccs.append(p)
         return p
 

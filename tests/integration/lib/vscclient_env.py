@@ -9,23 +9,14 @@ Every vscclient gets its own XDG_CACHE_HOME (so --soft-card builds its database
 there) unless the test passes one. Processes started here are killed in close().
 """
 import os
-import shutil
 import socket
-import struct
 import subprocess
 import tempfile
-import threading
 import time
 
 import vscard_peer as vp
-
-
-def build_dir():
-    return os.environ.get("VSCARD_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "..", "build"))
-
-
-def vscclient_binary():
-    return os.path.join(build_dir(), "vscclient", "vscclient")
+from build_tree import program_path
+import processes
 
 
 class ScriptedHost:
@@ -86,7 +77,7 @@ class Vscclient:
         e.pop("G_MESSAGES_DEBUG", None)
         if env:
             e.update(env)
-        argv = [vscclient_binary()] + list(args)
+        argv = [program_path("vscclient")] + list(args)
         if positional and port is not None:
             argv += [host, str(port)]
         self.argv = argv
@@ -125,9 +116,7 @@ class Vscclient:
         return self.proc.wait(timeout)
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        processes.kill(self.proc)
         try:
             self.proc.stdin.close()
         except OSError:

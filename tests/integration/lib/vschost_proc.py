@@ -7,7 +7,6 @@
 vschost prints "vschost: listening on ADDR ..." on stderr for each bound address;
 listening on port 0 and reading that line avoids racing other tests for a port.
 """
-import os
 import re
 import socket
 import subprocess
@@ -15,11 +14,8 @@ import tempfile
 import threading
 import time
 
-
-def vschost_binary():
-    build = os.environ.get("VSCARD_BUILD_DIR", "build")
-    path = os.path.join(build, "vschost", "vschost")
-    return path if os.path.exists(path) else None
+from build_tree import program
+import processes
 
 
 class VschostProcess:
@@ -49,7 +45,7 @@ class VschostProcess:
         self.stop()
 
     def start(self):
-        binary = vschost_binary()
+        binary = program("vschost")
         if binary is None:
             raise FileNotFoundError("vschost is not built (set VSCARD_BUILD_DIR)")
         argv = [binary, "--no-interactive"] if self.stdin == subprocess.DEVNULL else [binary]
@@ -105,10 +101,4 @@ class VschostProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        processes.stop(self.proc)
