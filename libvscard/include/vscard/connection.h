@@ -96,11 +96,10 @@ class Connection {
   // The underlying socket (e.g. for getsockopt); owned by the connection.
   GSocket* socket() const;
 
-  // Internal: use adopt(), Listener or Connector.
-  struct Impl;
-  explicit Connection(std::shared_ptr<Impl> impl);
-
  private:
+  // Made by adopt() only (Listener and Connector call it); the state is libvscard's.
+  Connection() = default;
+  struct Impl;
   std::shared_ptr<Impl> impl_;
 };
 

@@ -85,9 +85,8 @@ class Connector {
   bool active() const;
   const Options& options() const;
 
-  struct Impl;
-
  private:
+  struct Impl;  // the state is libvscard's
   std::shared_ptr<Impl> impl_;
 };
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,7 +17,6 @@
 #include <variant>
 #include <vector>
 
-#include "vscard/decoder.h"
 #include "vscard/message.h"
 #include "vscard/export.h"
 
@@ -138,14 +138,17 @@ class HostSession {
   using EventHandler = std::function<void(const HostEvent&)>;
 
   HostSession(HostPolicy policy, EventHandler handler);
+  ~HostSession();
+  HostSession(HostSession&&) noexcept;
+  HostSession& operator=(HostSession&&) noexcept;
 
   void receive(Bytes data);
-  Bytes pending_output() const { return Bytes(output_).subspan(output_sent_); }
+  Bytes pending_output() const;
   void consume_output(std::size_t n);
   // Called each time the session queues output or closes (ClientSession's
   // set_output_notifier; SessionLink sets it).
   using OutputNotifier = std::function<void()>;
-  void set_output_notifier(OutputNotifier notify) { notify_ = std::move(notify); }
+  void set_output_notifier(OutputNotifier notify);
 
   // Sends a command APDU to the card in `id`. False if there is no such reader,
   // no card, or an APDU to it is still outstanding (one at a time per reader).
@@ -170,47 +173,18 @@ class HostSession {
     bool powered = true;          // false after PowerOff (CardControl extension)
     bool atr_outstanding = false; // PowerOn/WarmReset sent, ATR not yet received
   };
-  const std::vector<ReaderInfo>& readers() const { return readers_; }
+  const std::vector<ReaderInfo>& readers() const;
   const ReaderInfo* reader(ReaderId id) const;
 
-  bool client_init_received() const { return client_init_received_; }
-  const Capabilities& client_capabilities() const { return client_capabilities_; }
-  bool closed() const { return closed_; }
-  const HostPolicy& policy() const { return policy_; }
+  bool client_init_received() const;
+  const Capabilities& client_capabilities() const;
+  bool closed() const;
+  const HostPolicy& policy() const;
 
  private:
-  void emit(const HostEvent& event);
-  void violation(std::string_view what);
-  bool send(const Message& message);
-  void send_error(ReaderId id, ErrorCode code);
-  void close(std::string_view reason);
-  void process(Bytes data);
-  void handle(const Decoded& decoded);
-  // One handler per policy (host_session_qemu.cc, host_session_multi.cc).
-  void handle_qemu(const Decoded& decoded);
-  void handle_multi(const Decoded& decoded);
-  // Shared by both policies: the client's answer to an APDU we sent.
-  void apdu_answer(ReaderId id, const Message* response, std::uint32_t error_code);
-  void flush_complete(ReaderId id);
-  ReaderInfo* find(ReaderId id);
-  ReaderInfo& add_reader(ReaderId id, std::string_view name);
-  void remove_reader(ReaderId id);
-
-  HostPolicy policy_;
-  EventHandler handler_;
-  OutputNotifier notify_;
-  Decoder decoder_;
-  std::vector<std::uint8_t> output_;
-  std::size_t output_sent_ = 0;
-  bool client_init_received_ = false;
-  bool closed_ = false;
-  Capabilities client_capabilities_{};
-  std::vector<ReaderInfo> readers_;
-  std::vector<ReaderId> flushes_;  // Flush messages sent and not yet completed
-  // Qemu policy: bytes QEMU would hold in its 64 KiB input buffer, which it
-  // only empties when every byte in it has been parsed (host_session_qemu.cc).
-  std::size_t qemu_buffered_ = 0;
-  std::string text_;  // composed text for events (valid during the handler call)
+  // Its state and rules live in libvscard (src/session/); the header is the API.
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 VSCARD_API_END

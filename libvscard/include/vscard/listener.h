@@ -64,11 +64,10 @@ class Listener {
   // The bound port (TCP), 0 for Unix.
   std::uint16_t port() const;
 
-  // Internal: use create().
-  struct Impl;
-  explicit Listener(std::shared_ptr<Impl> impl);
-
  private:
+  // Made by create() only; the state is libvscard's.
+  Listener() = default;
+  struct Impl;
   std::shared_ptr<Impl> impl_;
 };
 

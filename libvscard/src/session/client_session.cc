@@ -3,7 +3,7 @@
 // vscard/client_session.h; the rules are tabled in docs/protocol.md,
 // "Session state machines"). Reader and card commands are in
 // client_session_readers.cc.
-#include "vscard/client_session.h"
+#include "session/client_session_impl.h"
 
 #include <string>
 
@@ -12,12 +12,12 @@
 
 namespace vscard {
 
-ClientSession::ClientSession(Options options, EventHandler handler)
+ClientSession::Impl::Impl(Options options, EventHandler handler)
     : options_(options), handler_(std::move(handler)), decoder_(options.max_message_size) {
   restart();
 }
 
-void ClientSession::restart() {
+void ClientSession::Impl::restart() {
   ++epoch_;
   session::discard(output_, output_sent_);
   decoder_.reset();
@@ -46,28 +46,28 @@ void ClientSession::restart() {
   send(Message{0, init});
 }
 
-void ClientSession::consume_output(std::size_t n) { session::consume(output_, output_sent_, n); }
+void ClientSession::Impl::consume_output(std::size_t n) { session::consume(output_, output_sent_, n); }
 
-bool ClientSession::negotiated(std::uint32_t capability) const {
+bool ClientSession::Impl::negotiated(std::uint32_t capability) const {
   return host_init_received_ && host_capabilities_.has(capability) &&
          (options_.capabilities & capability) != 0;
 }
 
-void ClientSession::emit(const ClientEvent& event) {
+void ClientSession::Impl::emit(const ClientEvent& event) {
   if (handler_) handler_(event);
 }
 
-void ClientSession::violation(std::string_view what) {
+void ClientSession::Impl::violation(std::string_view what) {
   emit(client_event::ProtocolViolation{what});
 }
 
-bool ClientSession::send(const Message& message) {
+bool ClientSession::Impl::send(const Message& message) {
   if (!session::append_message(output_, output_sent_, message, options_.max_message_size)) return false;
   if (notify_) notify_();
   return true;
 }
 
-bool ClientSession::send_expecting(const Message& message, Expect what, ReaderHandle reader) {
+bool ClientSession::Impl::send_expecting(const Message& message, Expect what, ReaderHandle reader) {
   if (!send(message)) return false;
   if (acks_head_ == acks_.size()) {
     acks_.clear();
@@ -77,14 +77,14 @@ bool ClientSession::send_expecting(const Message& message, Expect what, ReaderHa
   return true;
 }
 
-void ClientSession::close(std::string_view reason) {
+void ClientSession::Impl::close(std::string_view reason) {
   if (closed_) return;
   closed_ = true;
   emit(client_event::Closed{reason});
   if (notify_) notify_();
 }
 
-void ClientSession::receive(Bytes data) {
+void ClientSession::Impl::receive(Bytes data) {
   const std::uint64_t epoch = epoch_;
   while (!closed_ && epoch == epoch_) {
     const Decoded d = decoder_.next(data);
@@ -106,7 +106,7 @@ void ClientSession::receive(Bytes data) {
   }
 }
 
-void ClientSession::handle_malformed(const Decoded& d) {
+void ClientSession::Impl::handle_malformed(const Decoded& d) {
   switch (static_cast<MessageType>(d.header.type)) {
     case MessageType::Init:
       // libcacard's vscclient stops reading when the host's magic is wrong:
@@ -129,7 +129,7 @@ void ClientSession::handle_malformed(const Decoded& d) {
   }
 }
 
-void ClientSession::handle(const Message& message) {
+void ClientSession::Impl::handle(const Message& message) {
   std::visit(
       Overloaded{
           [&](const Init& init) { handle_host_init(init); },
@@ -159,7 +159,7 @@ void ClientSession::handle(const Message& message) {
       message.body);
 }
 
-void ClientSession::handle_host_init(const Init& init) {
+void ClientSession::Impl::handle_host_init(const Init& init) {
   if (host_init_received_) {
     violation("second Init from the host; ignored");
     return;
@@ -171,7 +171,7 @@ void ClientSession::handle_host_init(const Init& init) {
   emit(client_event::HostInit{init.version, init.capabilities, init.version != kProtocolVersion});
 }
 
-void ClientSession::handle_error(ReaderId id, std::uint32_t code) {
+void ClientSession::Impl::handle_error(ReaderId id, std::uint32_t code) {
   if (acks_head_ == acks_.size()) {
     emit(client_event::HostError{id, code});
     return;
@@ -198,7 +198,7 @@ void ClientSession::handle_error(ReaderId id, std::uint32_t code) {
   }
 }
 
-void ClientSession::handle_reader_add_reply(ReaderHandle handle, ReaderId id, std::uint32_t code) {
+void ClientSession::Impl::handle_reader_add_reply(ReaderHandle handle, ReaderId id, std::uint32_t code) {
   reader_add_outstanding_ = false;
   ReaderInfo& r = readers_[handle];
   ReaderBook& book = private_[handle];
@@ -241,7 +241,7 @@ void ClientSession::handle_reader_add_reply(ReaderHandle handle, ReaderId id, st
   emit(client_event::ReaderAccepted{handle, id});
 }
 
-void ClientSession::handle_apdu(ReaderId id, Bytes apdu) {
+void ClientSession::Impl::handle_apdu(ReaderId id, Bytes apdu) {
   const auto handle = find_active(id);
   if (!handle) {
     send(Message{id, Error{static_cast<std::uint32_t>(ErrorCode::General)}});
@@ -262,12 +262,12 @@ void ClientSession::handle_apdu(ReaderId id, Bytes apdu) {
   emit(client_event::ApduReceived{*handle, apdu});
 }
 
-void ClientSession::handle_flush(ReaderId id) {
+void ClientSession::Impl::handle_flush(ReaderId id) {
   flushes_.push_back(PendingFlush{apdus_received_, id});
   complete_flushes();
 }
 
-void ClientSession::complete_flushes() {
+void ClientSession::Impl::complete_flushes() {
   if (flushes_.empty()) return;
   // The oldest APDU still owed an answer, over all readers.
   std::uint64_t oldest = apdus_received_;
@@ -285,7 +285,7 @@ void ClientSession::complete_flushes() {
 // The CardControl extension's rules (docs/protocol.md, "CardControl"): every
 // refusal is a ProtocolViolation and nothing is sent, because no Error may go
 // out that the host would match against an APDU.
-void ClientSession::handle_card_control(ReaderId id, std::uint32_t code) {
+void ClientSession::Impl::handle_card_control(ReaderId id, std::uint32_t code) {
   if (!negotiated(kCapabilityCardControl)) {
     violation("CardControl from a host without the negotiated capability; ignored");
     return;
@@ -321,5 +321,43 @@ void ClientSession::handle_card_control(ReaderId id, std::uint32_t code) {
   }
   emit(client_event::CardControlReceived{*handle, event});
 }
+
+// --- the API: ClientSession forwards to its Impl (client_session_impl.h) ---
+
+ClientSession::ClientSession(Options options, EventHandler handler)
+    : impl_(std::make_unique<Impl>(options, std::move(handler))) {}
+ClientSession::~ClientSession() = default;
+ClientSession::ClientSession(ClientSession&&) noexcept = default;
+ClientSession& ClientSession::operator=(ClientSession&&) noexcept = default;
+
+void ClientSession::receive(Bytes data) { impl_->receive(data); }
+Bytes ClientSession::pending_output() const { return impl_->pending_output(); }
+void ClientSession::consume_output(std::size_t n) { impl_->consume_output(n); }
+void ClientSession::set_output_notifier(OutputNotifier notify) {
+  impl_->set_output_notifier(std::move(notify));
+}
+ReaderHandle ClientSession::add_reader(std::string name) { return impl_->add_reader(std::move(name)); }
+bool ClientSession::insert_card(ReaderHandle reader, Bytes atr) { return impl_->insert_card(reader, atr); }
+bool ClientSession::remove_card(ReaderHandle reader) { return impl_->remove_card(reader); }
+bool ClientSession::remove_reader(ReaderHandle reader) { return impl_->remove_reader(reader); }
+bool ClientSession::send_apdu_response(ReaderHandle reader, Bytes response) {
+  return impl_->send_apdu_response(reader, response);
+}
+bool ClientSession::send_error(ReaderHandle reader, ErrorCode code) {
+  return impl_->send_error(reader, code);
+}
+bool ClientSession::send_reset_atr(ReaderHandle reader, Bytes atr) {
+  return impl_->send_reset_atr(reader, atr);
+}
+void ClientSession::restart() { impl_->restart(); }
+bool ClientSession::host_init_received() const { return impl_->host_init_received(); }
+bool ClientSession::closed() const { return impl_->closed(); }
+const Capabilities& ClientSession::host_capabilities() const { return impl_->host_capabilities(); }
+std::uint32_t ClientSession::host_version() const { return impl_->host_version(); }
+bool ClientSession::negotiated(std::uint32_t capability) const { return impl_->negotiated(capability); }
+const ClientSession::ReaderInfo* ClientSession::reader(ReaderHandle handle) const {
+  return impl_->reader(handle);
+}
+std::size_t ClientSession::reader_count() const { return impl_->reader_count(); }
 
 }  // namespace vscard

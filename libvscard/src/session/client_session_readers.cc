@@ -2,20 +2,20 @@
 // ClientSession: the program's commands for readers, cards and APDU answers.
 #include <algorithm>
 
-#include "vscard/client_session.h"
+#include "session/client_session_impl.h"
 
 namespace vscard {
 
-const ClientSession::ReaderInfo* ClientSession::reader(ReaderHandle handle) const {
+const ClientSession::ReaderInfo* ClientSession::Impl::reader(ReaderHandle handle) const {
   return handle < readers_.size() ? &readers_[handle] : nullptr;
 }
 
-const ClientSession::ReaderInfo* ClientSession::active_reader(ReaderHandle handle) const {
+const ClientSession::ReaderInfo* ClientSession::Impl::active_reader(ReaderHandle handle) const {
   const ReaderInfo* r = reader(handle);
   return r && r->state == ReaderState::Active ? r : nullptr;
 }
 
-std::optional<ReaderHandle> ClientSession::find_active(ReaderId id) const {
+std::optional<ReaderHandle> ClientSession::Impl::find_active(ReaderId id) const {
   for (std::size_t i = 0; i < readers_.size(); ++i) {
     if (readers_[i].state == ReaderState::Active && readers_[i].id == id) {
       return static_cast<ReaderHandle>(i);
@@ -24,7 +24,7 @@ std::optional<ReaderHandle> ClientSession::find_active(ReaderId id) const {
   return std::nullopt;
 }
 
-ReaderHandle ClientSession::add_reader(std::string name) {
+ReaderHandle ClientSession::Impl::add_reader(std::string name) {
   const auto handle = static_cast<ReaderHandle>(readers_.size());
   ReaderInfo info;
   info.name = std::move(name);
@@ -34,7 +34,7 @@ ReaderHandle ClientSession::add_reader(std::string name) {
   return handle;
 }
 
-void ClientSession::start_next_reader_add() {
+void ClientSession::Impl::start_next_reader_add() {
   // One ReaderAdd at a time: the host's reply carries the new id in its header
   // and nothing else, so replies can only be matched if they cannot overlap
   // (libcacard's vscclient waits on its pending_reader the same way).
@@ -59,7 +59,7 @@ void ClientSession::start_next_reader_add() {
   }
 }
 
-bool ClientSession::insert_card(ReaderHandle handle, Bytes atr) {
+bool ClientSession::Impl::insert_card(ReaderHandle handle, Bytes atr) {
   if (handle >= readers_.size()) return false;
   ReaderInfo& r = readers_[handle];
   if (r.state == ReaderState::Rejected || r.state == ReaderState::Removed) return false;
@@ -76,7 +76,7 @@ bool ClientSession::insert_card(ReaderHandle handle, Bytes atr) {
   return true;
 }
 
-bool ClientSession::send_reset_atr(ReaderHandle handle, Bytes atr) {
+bool ClientSession::Impl::send_reset_atr(ReaderHandle handle, Bytes atr) {
   if (handle >= readers_.size()) return false;
   ReaderInfo& r = readers_[handle];
   ReaderBook& book = private_[handle];
@@ -90,7 +90,7 @@ bool ClientSession::send_reset_atr(ReaderHandle handle, Bytes atr) {
   return true;
 }
 
-bool ClientSession::remove_card(ReaderHandle handle) {
+bool ClientSession::Impl::remove_card(ReaderHandle handle) {
   if (handle >= readers_.size()) return false;
   ReaderInfo& r = readers_[handle];
   ReaderBook& book = private_[handle];
@@ -106,7 +106,7 @@ bool ClientSession::remove_card(ReaderHandle handle) {
   return true;
 }
 
-bool ClientSession::remove_reader(ReaderHandle handle) {
+bool ClientSession::Impl::remove_reader(ReaderHandle handle) {
   if (handle >= readers_.size()) return false;
   ReaderInfo& r = readers_[handle];
   switch (r.state) {
@@ -132,7 +132,7 @@ bool ClientSession::remove_reader(ReaderHandle handle) {
   return false;
 }
 
-void ClientSession::send_removal(ReaderHandle handle) {
+void ClientSession::Impl::send_removal(ReaderHandle handle) {
   ReaderInfo& r = readers_[handle];
   ReaderBook& book = private_[handle];
   if (r.card_present && book.atr_sent) {
@@ -148,13 +148,13 @@ void ClientSession::send_removal(ReaderHandle handle) {
   drop_apdus(handle);
 }
 
-void ClientSession::drop_apdus(ReaderHandle handle) {
+void ClientSession::Impl::drop_apdus(ReaderHandle handle) {
   readers_[handle].outstanding_apdus = 0;
   private_[handle].apdu_seqs.clear();
   complete_flushes();
 }
 
-bool ClientSession::answer_apdu(ReaderHandle handle, const Message& answer) {
+bool ClientSession::Impl::answer_apdu(ReaderHandle handle, const Message& answer) {
   if (closed_) return false;
   const ReaderInfo* r = active_reader(handle);
   if (r == nullptr || r->outstanding_apdus == 0) return false;
@@ -167,12 +167,12 @@ bool ClientSession::answer_apdu(ReaderHandle handle, const Message& answer) {
   return true;
 }
 
-bool ClientSession::send_apdu_response(ReaderHandle handle, Bytes response) {
+bool ClientSession::Impl::send_apdu_response(ReaderHandle handle, Bytes response) {
   const ReaderInfo* r = active_reader(handle);
   return r != nullptr && answer_apdu(handle, Message{r->id, Apdu{response}});
 }
 
-bool ClientSession::send_error(ReaderHandle handle, ErrorCode code) {
+bool ClientSession::Impl::send_error(ReaderHandle handle, ErrorCode code) {
   const ReaderInfo* r = active_reader(handle);
   return r != nullptr &&
          answer_apdu(handle, Message{r->id, Error{static_cast<std::uint32_t>(code)}});

@@ -3,7 +3,7 @@
 // vscard/host_session.h). What the host answers to each client message is the
 // policy's business: host_session_qemu.cc (QEMU 7.2, measured) and
 // host_session_multi.cc.
-#include "vscard/host_session.h"
+#include "session/host_session_impl.h"
 
 #include <algorithm>
 
@@ -12,37 +12,37 @@
 
 namespace vscard {
 
-HostSession::HostSession(HostPolicy policy, EventHandler handler)
+HostSession::Impl::Impl(HostPolicy policy, EventHandler handler)
     : policy_(policy), handler_(std::move(handler)), decoder_(policy.max_message_size) {}
 
-void HostSession::consume_output(std::size_t n) { session::consume(output_, output_sent_, n); }
+void HostSession::Impl::consume_output(std::size_t n) { session::consume(output_, output_sent_, n); }
 
-void HostSession::emit(const HostEvent& event) {
+void HostSession::Impl::emit(const HostEvent& event) {
   if (handler_) handler_(event);
 }
 
-void HostSession::violation(std::string_view what) {
+void HostSession::Impl::violation(std::string_view what) {
   emit(host_event::ProtocolViolation{what});
 }
 
-bool HostSession::send(const Message& message) {
+bool HostSession::Impl::send(const Message& message) {
   if (!session::append_message(output_, output_sent_, message, policy_.max_message_size)) return false;
   if (notify_) notify_();
   return true;
 }
 
-void HostSession::send_error(ReaderId id, ErrorCode code) {
+void HostSession::Impl::send_error(ReaderId id, ErrorCode code) {
   send(Message{id, Error{static_cast<std::uint32_t>(code)}});
 }
 
-void HostSession::close(std::string_view reason) {
+void HostSession::Impl::close(std::string_view reason) {
   if (closed_) return;
   closed_ = true;
   emit(host_event::Closed{reason});
   if (notify_) notify_();
 }
 
-void HostSession::receive(Bytes data) {
+void HostSession::Impl::receive(Bytes data) {
   if (closed_) return;
   if (policy_.mode != HostPolicy::Mode::Qemu) {
     process(data);
@@ -67,7 +67,7 @@ void HostSession::receive(Bytes data) {
   }
 }
 
-void HostSession::process(Bytes data) {
+void HostSession::Impl::process(Bytes data) {
   while (!closed_) {
     const Decoded d = decoder_.next(data);
     switch (d.status) {
@@ -94,18 +94,18 @@ void HostSession::process(Bytes data) {
   }
 }
 
-const HostSession::ReaderInfo* HostSession::reader(ReaderId id) const {
+const HostSession::ReaderInfo* HostSession::Impl::reader(ReaderId id) const {
   for (const ReaderInfo& r : readers_) {
     if (r.id == id) return &r;
   }
   return nullptr;
 }
 
-HostSession::ReaderInfo* HostSession::find(ReaderId id) {
-  return const_cast<ReaderInfo*>(static_cast<const HostSession*>(this)->reader(id));
+HostSession::ReaderInfo* HostSession::Impl::find(ReaderId id) {
+  return const_cast<ReaderInfo*>(static_cast<const Impl*>(this)->reader(id));
 }
 
-HostSession::ReaderInfo& HostSession::add_reader(ReaderId id, std::string_view name) {
+HostSession::ReaderInfo& HostSession::Impl::add_reader(ReaderId id, std::string_view name) {
   // readers() lists readers by id.
   auto at = std::lower_bound(readers_.begin(), readers_.end(), id,
                              [](const ReaderInfo& r, ReaderId v) { return r.id < v; });
@@ -115,11 +115,11 @@ HostSession::ReaderInfo& HostSession::add_reader(ReaderId id, std::string_view n
   return *readers_.insert(at, std::move(info));
 }
 
-void HostSession::remove_reader(ReaderId id) {
+void HostSession::Impl::remove_reader(ReaderId id) {
   std::erase_if(readers_, [id](const ReaderInfo& r) { return r.id == id; });
 }
 
-void HostSession::apdu_answer(ReaderId id, const Message* response, std::uint32_t error_code) {
+void HostSession::Impl::apdu_answer(ReaderId id, const Message* response, std::uint32_t error_code) {
   ReaderInfo* r = find(id);
   if (r == nullptr || !r->apdu_outstanding) {
     violation(response ? "APDU response from the client with no APDU outstanding; ignored"
@@ -134,12 +134,12 @@ void HostSession::apdu_answer(ReaderId id, const Message* response, std::uint32_
   }
 }
 
-void HostSession::flush_complete(ReaderId id) {
+void HostSession::Impl::flush_complete(ReaderId id) {
   flushes_.erase(flushes_.begin());
   emit(host_event::FlushCompleted{id});
 }
 
-bool HostSession::send_apdu(ReaderId id, Bytes apdu) {
+bool HostSession::Impl::send_apdu(ReaderId id, Bytes apdu) {
   if (closed_) return false;
   ReaderInfo* r = find(id);
   if (r == nullptr || !r->card_present || r->apdu_outstanding) return false;
@@ -151,13 +151,13 @@ bool HostSession::send_apdu(ReaderId id, Bytes apdu) {
   return true;
 }
 
-bool HostSession::flush(ReaderId id) {
+bool HostSession::Impl::flush(ReaderId id) {
   if (closed_ || !send(Message{id, Flush{}})) return false;
   flushes_.push_back(id);
   return true;
 }
 
-bool HostSession::request_reconnect(std::string_view host, std::string_view port) {
+bool HostSession::Impl::request_reconnect(std::string_view host, std::string_view port) {
   if (closed_ || policy_.mode == HostPolicy::Mode::Qemu || !client_init_received_ ||
       !client_capabilities_.has(kCapabilityReconnect)) {
     return false;
@@ -180,7 +180,7 @@ std::string_view to_string(CardControlResult result) {
   return "unknown result";
 }
 
-CardControlResult HostSession::send_card_control(ReaderId id, CardControlEvent event) {
+CardControlResult HostSession::Impl::send_card_control(ReaderId id, CardControlEvent event) {
   using R = CardControlResult;
   if (closed_) return R::Closed;
   if (policy_.mode == HostPolicy::Mode::Qemu || !client_init_received_ ||
@@ -206,5 +206,34 @@ CardControlResult HostSession::send_card_control(ReaderId id, CardControlEvent e
   }
   return R::Sent;
 }
+
+// --- the API: HostSession forwards to its Impl (host_session_impl.h) ---
+
+HostSession::HostSession(HostPolicy policy, EventHandler handler)
+    : impl_(std::make_unique<Impl>(policy, std::move(handler))) {}
+HostSession::~HostSession() = default;
+HostSession::HostSession(HostSession&&) noexcept = default;
+HostSession& HostSession::operator=(HostSession&&) noexcept = default;
+
+void HostSession::receive(Bytes data) { impl_->receive(data); }
+Bytes HostSession::pending_output() const { return impl_->pending_output(); }
+void HostSession::consume_output(std::size_t n) { impl_->consume_output(n); }
+void HostSession::set_output_notifier(OutputNotifier notify) {
+  impl_->set_output_notifier(std::move(notify));
+}
+bool HostSession::send_apdu(ReaderId id, Bytes apdu) { return impl_->send_apdu(id, apdu); }
+bool HostSession::flush(ReaderId id) { return impl_->flush(id); }
+bool HostSession::request_reconnect(std::string_view host, std::string_view port) {
+  return impl_->request_reconnect(host, port);
+}
+CardControlResult HostSession::send_card_control(ReaderId id, CardControlEvent event) {
+  return impl_->send_card_control(id, event);
+}
+const std::vector<HostSession::ReaderInfo>& HostSession::readers() const { return impl_->readers(); }
+const HostSession::ReaderInfo* HostSession::reader(ReaderId id) const { return impl_->reader(id); }
+bool HostSession::client_init_received() const { return impl_->client_init_received(); }
+const Capabilities& HostSession::client_capabilities() const { return impl_->client_capabilities(); }
+bool HostSession::closed() const { return impl_->closed(); }
+const HostPolicy& HostSession::policy() const { return impl_->policy(); }
 
 }  // namespace vscard

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "vscard/atr.h"
-#include "vscard/host_session.h"
+#include "session/host_session_impl.h"
 #include "vscard/overloaded.h"
 
 namespace vscard {
@@ -19,7 +19,7 @@ bool answered_with_error(std::uint32_t type) {
 }
 }  // namespace
 
-void HostSession::handle_multi(const Decoded& d) {
+void HostSession::Impl::handle_multi(const Decoded& d) {
   const ReaderId rid = d.header.reader_id;
   const std::uint32_t type = d.header.type;
   const bool is_init = type == static_cast<std::uint32_t>(MessageType::Init);

@@ -7,7 +7,7 @@
 
 #include "session/qemu_policy.h"
 #include "vscard/atr.h"
-#include "vscard/host_session.h"
+#include "session/host_session_impl.h"
 #include "vscard/overloaded.h"
 
 namespace vscard {
@@ -16,7 +16,7 @@ namespace {
 Message qemu_init() { return Message{kUndefinedReaderId, Init{}}; }
 }  // namespace
 
-void HostSession::handle_qemu(const Decoded& d) {
+void HostSession::Impl::handle_qemu(const Decoded& d) {
   const ReaderId rid = d.header.reader_id;
   constexpr ReaderId kOnly = kMinimalReaderId;
 

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "hidden.h"
 #include "transport/gnutls_stream.h"
 #include "transport/socket_util.h"
 #include "vscard/glib_ptr.h"
@@ -20,7 +21,7 @@
 
 namespace vscard {
 
-struct Connection::Impl : std::enable_shared_from_this<Impl> {
+struct VSCARD_HIDDEN Connection::Impl : std::enable_shared_from_this<Impl> {
   GObjectPtr<GIOStream> stream;
   GInputStream* input = nullptr;    // owned by stream
   GOutputStream* output = nullptr;  // owned by stream
@@ -340,10 +341,11 @@ std::unique_ptr<Connection> Connection::adopt(GIOStream* stream, const Options& 
     impl->finish(std::nullopt);
     return nullptr;
   }
-  return std::make_unique<Connection>(std::move(impl));
+  std::unique_ptr<Connection> connection(new Connection());
+  connection->impl_ = std::move(impl);
+  return connection;
 }
 
-Connection::Connection(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Connection::~Connection() {
   impl_->notify_source.reset();

@@ -10,6 +10,7 @@
 
 #include <list>
 
+#include "hidden.h"
 #include "transport/socket_util.h"
 #include "transport/tls_handshake.h"
 #include "vscard/glib_ptr.h"
@@ -17,7 +18,7 @@
 
 namespace vscard {
 
-struct Listener::Impl : std::enable_shared_from_this<Impl> {
+struct VSCARD_HIDDEN Listener::Impl : std::enable_shared_from_this<Impl> {
   Options options;
   AcceptHandler on_accept;
   RejectHandler on_reject;
@@ -122,10 +123,17 @@ bool clear_stale_socket(const std::string& path, const Address& address, GError*
   return true;
 }
 
-bool bind_one(Listener::Impl& impl, GSocketAddress* socket_address, const Address& address, GError** error) {
+// What binding fills in: the listener's socket set and its bound addresses.
+struct Binding {
+  GSocketListener* listener;
+  std::vector<Address>& local;
+  std::string& unix_path;  // to unlink on destruction
+};
+
+bool bind_one(Binding& impl, GSocketAddress* socket_address, const Address& address, GError** error) {
   GSocketAddress* effective = nullptr;
   GError* local = nullptr;
-  if (!g_socket_listener_add_address(impl.listener.get(), socket_address, G_SOCKET_TYPE_STREAM,
+  if (!g_socket_listener_add_address(impl.listener, socket_address, G_SOCKET_TYPE_STREAM,
                                      G_SOCKET_PROTOCOL_DEFAULT, nullptr, &effective, &local))
     return listen_error(error, local, address);
   GObjectPtr<GSocketAddress> owned(effective);
@@ -140,7 +148,7 @@ bool bind_one(Listener::Impl& impl, GSocketAddress* socket_address, const Addres
   return true;
 }
 
-bool bind_all(Listener::Impl& impl, const Address& address, GError** error) {
+bool bind_all(Binding& impl, const Address& address, GError** error) {
   if (address.is_unix()) {
     if (!clear_stale_socket(address.path, address, error)) return false;
     GObjectPtr<GSocketAddress> sa(g_unix_socket_address_new(address.path.c_str()));
@@ -152,8 +160,8 @@ bool bind_all(Listener::Impl& impl, const Address& address, GError** error) {
     // Every local address, IPv6 and IPv4 (GIO binds both families).
     GError* local = nullptr;
     guint16 port = address.port;
-    if (port == 0) port = g_socket_listener_add_any_inet_port(impl.listener.get(), nullptr, &local);
-    else if (!g_socket_listener_add_inet_port(impl.listener.get(), port, nullptr, &local)) port = 0;
+    if (port == 0) port = g_socket_listener_add_any_inet_port(impl.listener, nullptr, &local);
+    else if (!g_socket_listener_add_inet_port(impl.listener, port, nullptr, &local)) port = 0;
     if (port == 0) return listen_error(error, local, address);
     impl.local.push_back(Address::tcp("", port));
     return true;
@@ -195,15 +203,17 @@ std::unique_ptr<Listener> Listener::create(const Address& address, Options optio
   impl->on_accept = std::move(on_accept);
   impl->on_reject = std::move(on_reject);
   g_socket_listener_set_backlog(impl->listener.get(), impl->options.backlog);
-  if (!bind_all(*impl, address, error)) {
+  Binding binding{impl->listener.get(), impl->local, impl->unix_path};
+  if (!bind_all(binding, address, error)) {
     impl->stop();
     return nullptr;
   }
   impl->accept_next();
-  return std::make_unique<Listener>(std::move(impl));
+  std::unique_ptr<Listener> listener(new Listener());
+  listener->impl_ = std::move(impl);
+  return listener;
 }
 
-Listener::Listener(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Listener::~Listener() { impl_->stop(); }
 
 const std::vector<Address>& Listener::local_addresses() const { return impl_->local; }
