@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <utility>
 
+#include "vscard/glib_ptr.h"
+
 namespace vscclient {
 namespace {
-
-using GErrorPtr = std::unique_ptr<GError, decltype(&g_error_free)>;
 
 bool all_digits(const std::string& text) {
   if (text.empty()) return false;
@@ -30,7 +30,7 @@ std::optional<vscard::Address> parse_vicc_listen(const std::string& text, std::s
   GError* raw = nullptr;
   auto address = vscard::Address::parse(full, &raw);
   if (!address) {
-    GErrorPtr e(raw, g_error_free);
+    vscard::GErrorPtr e(raw);
     *error = "--vicc takes [ADDR:]PORT (IPv6 in brackets: [::1]:35963): " +
              std::string(e->message);
     return std::nullopt;
@@ -46,7 +46,7 @@ std::optional<vscard::Address> parse_vicc_connect(const std::string& text, std::
   GError* raw = nullptr;
   auto address = vscard::Address::parse(text, &raw);
   if (!address) {
-    GErrorPtr e(raw, g_error_free);
+    vscard::GErrorPtr e(raw);
     *error = "--vicc-connect takes HOST:PORT (IPv6 in brackets): " + std::string(e->message);
     return std::nullopt;
   }
@@ -87,7 +87,7 @@ bool ViccSource::start(GMainContext* context, CardSourceListener& listener, std:
         },
         &raw);
     if (!socket_listener_) {
-      GErrorPtr e(raw, g_error_free);
+      vscard::GErrorPtr e(raw);
       std::string why = std::string("--vicc: ") + e->message;
       if (g_error_matches(e.get(), G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE)) {
         why += " -- is pcscd with vsmartcard's vpcd driver running? Pick another port with "

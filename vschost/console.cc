@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "vscard/apdu.h"
+#include "vscard/decimal.h"
 #include "vscard/printable.h"
 
 namespace vschost {
@@ -42,17 +43,19 @@ gboolean Console::on_input(GIOChannel* channel, GIOCondition, gpointer data) {
 }
 
 bool Console::parse_reader(const std::string& text, ReaderRef& ref) {
-  try {
-    std::size_t colon = text.find(':');
-    if (colon != std::string::npos) {
-      ref.client = std::stoull(text.substr(0, colon));
-      ref.reader = static_cast<vscard::ReaderId>(std::stoul(text.substr(colon + 1)));
-      return true;
-    }
-    ref.reader = static_cast<vscard::ReaderId>(std::stoul(text));
-  } catch (const std::exception&) {
-    return false;
+  const std::string_view view(text);
+  const std::size_t colon = view.find(':');
+  if (colon != std::string_view::npos) {
+    const auto client = vscard::parse_decimal<ClientId>(view.substr(0, colon));
+    const auto reader = vscard::parse_decimal<vscard::ReaderId>(view.substr(colon + 1));
+    if (!client || !reader) return false;
+    ref.client = *client;
+    ref.reader = *reader;
+    return true;
   }
+  const auto reader = vscard::parse_decimal<vscard::ReaderId>(view);
+  if (!reader) return false;
+  ref.reader = *reader;
   for (const auto& [id, client] : server_.clients()) {
     if (client->session().reader(ref.reader) != nullptr) {
       ref.client = id;

@@ -4,25 +4,10 @@
 #include <cstdio>
 
 #include "vscard/printable.h"
+#include "vscard/utf8.h"
 
 namespace vschost {
 namespace {
-
-// Length of the valid UTF-8 sequence at text[i], or 0 if it is not valid.
-std::size_t utf8_length(std::string_view text, std::size_t i) {
-  auto c = static_cast<unsigned char>(text[i]);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > text.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return 0;
-  }
-  // Overlong forms and surrogates.
-  if (n == 2 && c < 0xC2) return 0;
-  auto c1 = static_cast<unsigned char>(text[i + 1 < text.size() ? i + 1 : i]);
-  if (n == 3 && ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0))) return 0;
-  if (n == 4 && ((c == 0xF0 && c1 < 0x90) || c > 0xF4 || (c == 0xF4 && c1 >= 0x90))) return 0;
-  return n;
-}
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
 
@@ -31,7 +16,7 @@ constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
 std::string json_quote(std::string_view text) {
   std::string out = "\"";
   for (std::size_t i = 0; i < text.size();) {
-    std::size_t n = utf8_length(text, i);
+    std::size_t n = vscard::utf8_sequence_length(text.substr(i));
     if (n == 0) {
       out += kReplacement;
       ++i;
@@ -98,7 +83,7 @@ JsonLine& JsonLine::raw(std::string_view k, std::string_view json) {
 std::string xml_escape(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size();) {
-    std::size_t n = utf8_length(text, i);
+    std::size_t n = vscard::utf8_sequence_length(text.substr(i));
     char c = text[i];
     if (n == 0 || (n == 1 && static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')) {
       out += kReplacement;

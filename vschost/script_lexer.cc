@@ -2,16 +2,20 @@
 // Lexing of script lines: blanks, quotes, comments, hex bytes.
 #include "script_lexer.h"
 
+#include <optional>
+
+#include "vscard/apdu.h"
+
 namespace vschost {
 namespace {
 
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+// vscard::from_hex skips the separators a log line carries (blanks, ':'); a
+// script token is digits only, so a separator inside one is an error here.
+std::optional<std::vector<std::uint8_t>> digits_only_hex(std::string_view text) {
+  if (text.find_first_of(" :\t") != std::string_view::npos) return std::nullopt;
+  return vscard::from_hex(text);
 }
 
 }  // namespace
@@ -64,11 +68,9 @@ std::string hex_token(std::string_view text, std::vector<std::uint8_t>& out) {
   if (text.size() % 2 != 0) {
     return "expected an even number of hex digits, found '" + std::string(text) + "'";
   }
-  for (std::size_t k = 0; k < text.size(); k += 2) {
-    int hi = hex_value(text[k]), lo = hex_value(text[k + 1]);
-    if (hi < 0 || lo < 0) return "expected hex digits, found '" + std::string(text) + "'";
-    out.push_back(static_cast<std::uint8_t>(hi << 4 | lo));
-  }
+  const auto bytes = digits_only_hex(text);
+  if (!bytes) return "expected hex digits, found '" + std::string(text) + "'";
+  out.insert(out.end(), bytes->begin(), bytes->end());
   return {};
 }
 
@@ -84,11 +86,11 @@ std::string pattern_token(std::string_view text, std::vector<std::uint8_t>& byte
       wild.push_back(true);
       continue;
     }
-    int hi = hex_value(pair[0]), lo = hex_value(pair[1]);
-    if (hi < 0 || lo < 0) {
+    const auto byte = digits_only_hex(pair);
+    if (!byte || byte->size() != 1) {
       return "expected hex digits or XX, found '" + std::string(text) + "'";
     }
-    bytes.push_back(static_cast<std::uint8_t>(hi << 4 | lo));
+    bytes.push_back(byte->front());
     wild.push_back(false);
   }
   return {};

@@ -13,6 +13,7 @@
 
 #include "script.h"
 #include "script_lexer.h"
+#include "vscard/decimal.h"
 
 namespace vschost {
 namespace {
@@ -182,14 +183,12 @@ std::string LineParser::parse_pattern(const std::vector<Token>& tokens, std::siz
         p.star_capture = name;
         continue;
       }
-      std::size_t n = 0;
-      auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), n);
-      if (len.empty() || ec != std::errc() || end != len.data() + len.size() || n == 0 ||
-          n > 65536) {
+      const auto n = vscard::parse_decimal<std::size_t>(len, 1, 65536);
+      if (!n) {
         return "expected $" + name + ":N (N bytes, 1 to 65536) or $" + name + ":*, found '" +
                t.text + "'";
       }
-      side.push_back({PatternItem::Kind::Capture, 0, name, n});
+      side.push_back({PatternItem::Kind::Capture, 0, name, *n});
       items += 2;  // a capture never makes a status-word-only pattern
       continue;
     }

@@ -110,10 +110,6 @@ VpcdExport::~VpcdExport() {
   }
 }
 
-std::string VpcdExport::slot_address(unsigned index) const {
-  return index < slots_.size() ? slots_[index]->address.to_string() : std::string();
-}
-
 VpcdExport::Slot* VpcdExport::find(ReaderRef reader) {
   for (auto& slot : slots_) {
     if (slot->reader == reader) return slot.get();

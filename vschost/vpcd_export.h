@@ -63,9 +63,6 @@ class VpcdExport : public HostObserver {
   VpcdExport(const VpcdExport&) = delete;
   VpcdExport& operator=(const VpcdExport&) = delete;
 
-  // The address of slot `index` ("127.0.0.1:35963").
-  std::string slot_address(unsigned index) const;
-
   // HostObserver
   void reader_added(ReaderRef reader, std::string_view name) override;
   void reader_removed(ReaderRef reader) override;

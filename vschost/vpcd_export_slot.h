@@ -69,7 +69,6 @@ class ExportSlot {
   // forgets queued output and any outstanding command.
   void connected();
   void disconnected();
-  bool is_connected() const { return connected_; }
 
   // Should a connection to vpcd exist? (card present). The glue connects when
   // this is true and it is not connected, and closes when close_requested().

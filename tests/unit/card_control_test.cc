@@ -51,17 +51,9 @@ TEST(CardControlWire, DecodesAndRefusesOtherLengths) {
   }
 }
 
-class Client {
- public:
-  explicit Client(std::uint32_t caps = kBoth)
-      : session(ClientSession::Options{caps, kDefaultMaxMessageSize},
-                [this](const ClientEvent& e) {
-                  log.lines.push_back(describe(e));
-                  if (on_event) on_event(e);
-                }) {}
-  ClientSession session;
-  EventLog log;
-  std::function<void(const ClientEvent&)> on_event;
+// Both extensions asked for unless a test says otherwise.
+struct Client : LoggedClient {
+  explicit Client(std::uint32_t caps = kBoth) : LoggedClient(caps) {}
 };
 
 // A client with one active reader (id 0) holding a card, its ATR acknowledged.
@@ -161,17 +153,6 @@ TEST(CardControlClient, HostileInputHasDefinedOutcomes) {
 }
 
 // --- Both sessions pumped against each other ---
-
-void pump(ClientSession& client, HostSession& host) {
-  for (int i = 0; i < 100; ++i) {
-    const ByteVec to_host = take_output(client);
-    const ByteVec to_client = take_output(host);
-    if (to_host.empty() && to_client.empty()) return;
-    host.receive(to_host);
-    client.receive(to_client);
-  }
-  FAIL() << "sessions did not settle";
-}
 
 struct Pair {
   explicit Pair(HostPolicy policy, std::uint32_t client_caps = kBoth)

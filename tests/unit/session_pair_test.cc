@@ -30,30 +30,9 @@ namespace {
 const ByteVec kAtr{0x3B, 0x95, 0x13, 0x81, 0x01, 0x80, 0x73, 0xFF, 0x01, 0x00, 0x0B};
 using State = ClientSession::ReaderState;
 
-class Client {
- public:
-  Client()
-      : session(ClientSession::Options{}, [this](const ClientEvent& e) {
-          log.lines.push_back(describe(e));
-          if (on_event) on_event(e);
-        }) {}
-  ClientSession session;
-  EventLog log;
-  std::function<void(const ClientEvent&)> on_event;
-};
+using Client = LoggedClient;
 
 // --- Against HostSession: bytes pumped both ways until both are quiet ---
-
-void pump(ClientSession& client, HostSession& host) {
-  for (int i = 0; i < 100; ++i) {
-    const ByteVec to_host = take_output(client);
-    const ByteVec to_client = take_output(host);
-    if (to_host.empty() && to_client.empty()) return;
-    host.receive(to_host);
-    client.receive(to_client);
-  }
-  FAIL() << "sessions did not settle";
-}
 
 TEST(ClientAgainstHost, QemuPolicyOneReaderPerConnection) {
   Client c;

@@ -4,7 +4,10 @@
 // views that expire after the handler call, so tests keep text copies).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -171,5 +174,32 @@ struct EventLog {
     return false;
   }
 };
+
+// A ClientSession whose events are kept as text in `log`; `on_event`, if set,
+// sees each event too (to answer from inside the handler).
+class LoggedClient {
+ public:
+  explicit LoggedClient(std::uint32_t capabilities = ClientSession::Options{}.capabilities)
+      : session(ClientSession::Options{capabilities, kDefaultMaxMessageSize},
+                [this](const ClientEvent& e) {
+                  log.lines.push_back(describe(e));
+                  if (on_event) on_event(e);
+                }) {}
+  ClientSession session;
+  EventLog log;
+  std::function<void(const ClientEvent&)> on_event;
+};
+
+// Pumps bytes both ways until both sessions are quiet.
+inline void pump(ClientSession& client, HostSession& host) {
+  for (int i = 0; i < 100; ++i) {
+    const ByteVec to_host = take_output(client);
+    const ByteVec to_client = take_output(host);
+    if (to_host.empty() && to_client.empty()) return;
+    host.receive(to_host);
+    client.receive(to_client);
+  }
+  FAIL() << "sessions did not settle";
+}
 
 }  // namespace vscard::test

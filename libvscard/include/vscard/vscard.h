@@ -7,7 +7,8 @@
 //   transport address.h, connection.h, listener.h, connector.h, tls.h,
 //             keepalive.h, transport_error.h (GIO on a GMainContext)
 //   glue      session_link.h (a session driving a connection by itself),
-//             overloaded.h, printable.h, printable_log.h, glib_ptr.h
+//             overloaded.h, printable.h, printable_log.h, utf8.h, glib_ptr.h,
+//             decimal.h
 // docs/architecture.md draws how the programs use them.
 #pragma once
 
@@ -17,6 +18,7 @@
 #include "vscard/client_session.h"
 #include "vscard/connection.h"
 #include "vscard/connector.h"
+#include "vscard/decimal.h"
 #include "vscard/decoder.h"
 #include "vscard/glib_ptr.h"
 #include "vscard/host_session.h"
@@ -32,4 +34,5 @@
 #include "vscard/t0_presenter.h"
 #include "vscard/tls.h"
 #include "vscard/transport_error.h"
+#include "vscard/utf8.h"
 #include "vscard/vpcd_frame.h"

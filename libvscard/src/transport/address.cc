@@ -2,8 +2,7 @@
 // Address parsing and formatting (see vscard/address.h).
 #include "vscard/address.h"
 
-#include <charconv>
-
+#include "vscard/decimal.h"
 #include "vscard/transport_error.h"
 
 namespace vscard {
@@ -19,11 +18,9 @@ bool fail(GError** error, std::string_view text, const char* why) {
 
 bool parse_port(std::string_view text, std::string_view port, std::uint16_t& out, GError** error) {
   if (port.empty()) return fail(error, text, "missing port (write HOST:PORT, [IPV6]:PORT or unix:PATH)");
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || end != port.data() + port.size() || value > 65535)
-    return fail(error, text, "the port must be a number from 0 to 65535");
-  out = static_cast<std::uint16_t>(value);
+  const auto value = parse_decimal<std::uint16_t>(port);
+  if (!value) return fail(error, text, "the port must be a number from 0 to 65535");
+  out = *value;
   return true;
 }
 

@@ -3,8 +3,8 @@
 #include "vscard/keepalive.h"
 
 #include <array>
-#include <charconv>
 
+#include "vscard/decimal.h"
 #include "vscard/transport_error.h"
 
 namespace vscard {
@@ -29,16 +29,14 @@ std::optional<Keepalive> Keepalive::parse(std::string_view text, GError** error)
       return std::nullopt;
     }
     const std::string_view field = last ? rest : rest.substr(0, comma);
-    int value = 0;
-    auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
-    if (field.empty() || ec != std::errc() || end != field.data() + field.size() || value < 1 ||
-        value > kFields[i].max) {
+    const auto value = parse_decimal<int>(field, 1, kFields[i].max);
+    if (!value) {
       g_set_error(error, VSCARD_TRANSPORT_ERROR, static_cast<int>(TransportError::InvalidKeepalive),
                   "invalid keepalive '%.*s': %s must be a whole number from 1 to %d",
                   static_cast<int>(text.size()), text.data(), kFields[i].name, kFields[i].max);
       return std::nullopt;
     }
-    values[i] = value;
+    values[i] = *value;
     if (!last) rest = rest.substr(comma + 1);
   }
   return Keepalive{values[0], values[1], values[2]};

@@ -22,29 +22,24 @@ struct FileData {
   bool ok() const { return datum.data != nullptr; }
 };
 
-struct CrlList {
-  gnutls_x509_crl_t* crls = nullptr;
+// The certificates or revocation lists of one PEM text: GnuTLS has one import
+// and one deinit per kind with the same shape, so one list serves both.
+template <class Item, auto Import, auto Deinit>
+struct PemList {
+  Item* items = nullptr;
   unsigned count = 0;
-  ~CrlList() {
-    for (unsigned i = 0; i < count; ++i) gnutls()->gnutls_x509_crl_deinit(crls[i]);
-    gnutls()->free_memory(crls);
+  ~PemList() {
+    for (unsigned i = 0; i < count; ++i) (gnutls()->*Deinit)(items[i]);
+    gnutls()->free_memory(items);
   }
-  int import(const FileData& file) {
-    return gnutls()->gnutls_x509_crl_list_import2(&crls, &count, &file.datum, GNUTLS_X509_FMT_PEM, 0);
+  int import(const gnutls_datum_t& pem) {
+    return (gnutls()->*Import)(&items, &count, &pem, GNUTLS_X509_FMT_PEM, 0);
   }
 };
-
-struct CertList {
-  gnutls_x509_crt_t* certs = nullptr;
-  unsigned count = 0;
-  ~CertList() {
-    for (unsigned i = 0; i < count; ++i) gnutls()->gnutls_x509_crt_deinit(certs[i]);
-    gnutls()->free_memory(certs);
-  }
-  int import(const gnutls_datum_t& data) {
-    return gnutls()->gnutls_x509_crt_list_import2(&certs, &count, &data, GNUTLS_X509_FMT_PEM, 0);
-  }
-};
+using CrlList = PemList<gnutls_x509_crl_t, &GnutlsLib::gnutls_x509_crl_list_import2,
+                        &GnutlsLib::gnutls_x509_crl_deinit>;
+using CertList = PemList<gnutls_x509_crt_t, &GnutlsLib::gnutls_x509_crt_list_import2,
+                         &GnutlsLib::gnutls_x509_crt_deinit>;
 
 void crl_error(GError** error, const std::string& path, const std::string& what) {
   g_set_error(error, VSCARD_TRANSPORT_ERROR, static_cast<int>(TransportError::TlsCredentials),
@@ -62,7 +57,7 @@ bool check_crl_file(const std::string& crl_path, const std::string& ca_path, GEr
   FileData crl_file(crl_path), ca_file(ca_path);
   if (!crl_file.ok()) return crl_error(error, crl_path, "cannot be read"), false;
   CrlList crls;
-  if (int rc = crls.import(crl_file); rc < 0 || crls.count == 0) {
+  if (int rc = crls.import(crl_file.datum); rc < 0 || crls.count == 0) {
     return crl_error(error, crl_path,
                      std::string("is not a PEM certificate revocation list (") +
                          (rc < 0 ? gnutls()->gnutls_strerror(rc) : "no CRL in it") + ")"),
@@ -72,7 +67,7 @@ bool check_crl_file(const std::string& crl_path, const std::string& ca_path, GEr
   if (!ca_file.ok() || cas.import(ca_file.datum) < 0) return true;  // ca-cert.pem reports itself
   for (unsigned i = 0; i < crls.count; ++i) {
     unsigned verify = 0;
-    if (gnutls()->gnutls_x509_crl_verify(crls.crls[i], cas.certs, cas.count, 0, &verify) < 0 || verify != 0) {
+    if (gnutls()->gnutls_x509_crl_verify(crls.items[i], cas.items, cas.count, 0, &verify) < 0 || verify != 0) {
       return crl_error(error, crl_path, "a revocation list in it is not signed by the CA in " + ca_path),
              false;
     }
@@ -86,8 +81,8 @@ std::optional<std::string> check_revocation(gnutls_x509_crt_t cert, const std::s
   FileData crl_file(crl_path);
   CrlList crls;
   // Checked at load; a file broken since then revokes nothing new.
-  if (!crl_file.ok() || crls.import(crl_file) < 0) return std::nullopt;
-  if (gnutls()->gnutls_x509_crt_check_revocation(cert, crls.crls, crls.count) != 1) return std::nullopt;
+  if (!crl_file.ok() || crls.import(crl_file.datum) < 0) return std::nullopt;
+  if (gnutls()->gnutls_x509_crt_check_revocation(cert, crls.items, crls.count) != 1) return std::nullopt;
   unsigned char serial[64];
   size_t size = sizeof serial;
   std::string hex;
@@ -114,7 +109,7 @@ std::optional<std::string> revoked_serial(GTlsCertificate* peer, const std::stri
   const int rc = certs.import(data);
   g_free(pem);
   if (rc < 0 || certs.count == 0) return std::nullopt;
-  return check_revocation(certs.certs[0], crl_path);
+  return check_revocation(certs.items[0], crl_path);
 }
 
 std::optional<std::string> revoked_serial_der(const gnutls_datum_t& peer, const std::string& crl_path) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "wire/utf8.h"
 
+#include "vscard/utf8.h"
+
 namespace vscard::wire {
 
 std::size_t decode_utf8(std::string_view text, std::uint32_t& cp) {
@@ -42,3 +44,12 @@ bool is_valid_utf8(std::string_view text) {
 }
 
 }  // namespace vscard::wire
+
+namespace vscard {
+
+std::size_t utf8_sequence_length(std::string_view text) {
+  std::uint32_t cp = 0;
+  return wire::decode_utf8(text, cp);
+}
+
+}  // namespace vscard
