@@ -16,7 +16,7 @@ import unittest
 
 from build_tree import library
 
-# ...nor a member of an API class's private Impl (libvscard/src/hidden.h). A
+# ...nor a member of an API class's private Impl (VSCARD_HIDDEN, vscard/export.h). A
 # standard template instantiated for one (std::__shared_ptr<vscard::Listener::Impl>)
 # is a weak symbol the ABI shares, as above.
 INTERNAL = re.compile(r"vscard::(wire|session|transport|present|qemu)::|\(anonymous namespace\)"

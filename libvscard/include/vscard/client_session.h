@@ -189,7 +189,7 @@ class ClientSession {
 
  private:
   // Its state and rules live in libvscard (src/session/); the header is the API.
-  struct Impl;
+  struct VSCARD_HIDDEN Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -99,7 +99,7 @@ class Connection {
  private:
   // Made by adopt() only (Listener and Connector call it); the state is libvscard's.
   Connection() = default;
-  struct Impl;
+  struct VSCARD_HIDDEN Impl;
   std::shared_ptr<Impl> impl_;
 };
 

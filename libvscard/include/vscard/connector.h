@@ -86,7 +86,7 @@ class Connector {
   const Options& options() const;
 
  private:
-  struct Impl;  // the state is libvscard's
+  struct VSCARD_HIDDEN Impl;  // the state is libvscard's
   std::shared_ptr<Impl> impl_;
 };
 

@@ -8,10 +8,14 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define VSCARD_EXPORT __attribute__((visibility("default")))
+// On an API class's private `struct Impl;`: a nested class takes its exported
+// parent's visibility unless its declaration says otherwise.
+#define VSCARD_HIDDEN __attribute__((visibility("hidden")))
 #define VSCARD_API_BEGIN _Pragma("GCC visibility push(default)")
 #define VSCARD_API_END _Pragma("GCC visibility pop")
 #else
 #define VSCARD_EXPORT
+#define VSCARD_HIDDEN
 #define VSCARD_API_BEGIN
 #define VSCARD_API_END
 #endif

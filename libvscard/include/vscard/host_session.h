@@ -183,7 +183,7 @@ class HostSession {
 
  private:
   // Its state and rules live in libvscard (src/session/); the header is the API.
-  struct Impl;
+  struct VSCARD_HIDDEN Impl;
   std::unique_ptr<Impl> impl_;
 };
 

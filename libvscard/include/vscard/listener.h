@@ -67,7 +67,7 @@ class Listener {
  private:
   // Made by create() only; the state is libvscard's.
   Listener() = default;
-  struct Impl;
+  struct VSCARD_HIDDEN Impl;
   std::shared_ptr<Impl> impl_;
 };
 

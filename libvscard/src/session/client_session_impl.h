@@ -8,13 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "hidden.h"
 #include "vscard/client_session.h"
 #include "vscard/decoder.h"
 
 namespace vscard {
 
-struct VSCARD_HIDDEN ClientSession::Impl {
+struct ClientSession::Impl {
   Impl(Options options, EventHandler handler);
 
   // The API's calls (vscard/client_session.h says what each does).

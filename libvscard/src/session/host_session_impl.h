@@ -7,13 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "hidden.h"
 #include "vscard/decoder.h"
 #include "vscard/host_session.h"
 
 namespace vscard {
 
-struct VSCARD_HIDDEN HostSession::Impl {
+struct HostSession::Impl {
   Impl(HostPolicy policy, EventHandler handler);
 
   // The API's calls (vscard/host_session.h says what each does).

@@ -13,7 +13,6 @@
 #include <utility>
 #include <vector>
 
-#include "hidden.h"
 #include "transport/gnutls_stream.h"
 #include "transport/socket_util.h"
 #include "vscard/glib_ptr.h"
@@ -21,7 +20,7 @@
 
 namespace vscard {
 
-struct VSCARD_HIDDEN Connection::Impl : std::enable_shared_from_this<Impl> {
+struct Connection::Impl : std::enable_shared_from_this<Impl> {
   GObjectPtr<GIOStream> stream;
   GInputStream* input = nullptr;    // owned by stream
   GOutputStream* output = nullptr;  // owned by stream

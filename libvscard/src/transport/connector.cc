@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "hidden.h"
 #include "transport/socket_util.h"
 #include "transport/tls_handshake.h"
 #include "vscard/glib_ptr.h"
@@ -25,7 +24,7 @@ std::chrono::milliseconds Backoff::delay(unsigned retry, double random01) const 
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(scaled)));
 }
 
-struct VSCARD_HIDDEN Connector::Impl : std::enable_shared_from_this<Impl> {
+struct Connector::Impl : std::enable_shared_from_this<Impl> {
   Options options;
   ConnectedHandler on_connected;
   FailedHandler on_failed;

@@ -10,7 +10,6 @@
 
 #include <list>
 
-#include "hidden.h"
 #include "transport/socket_util.h"
 #include "transport/tls_handshake.h"
 #include "vscard/glib_ptr.h"
@@ -18,7 +17,7 @@
 
 namespace vscard {
 
-struct VSCARD_HIDDEN Listener::Impl : std::enable_shared_from_this<Impl> {
+struct Listener::Impl : std::enable_shared_from_this<Impl> {
   Options options;
   AcceptHandler on_accept;
   RejectHandler on_reject;
