@@ -20,15 +20,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-import export_chain as ec  # noqa: E402
-import pcsc_env  # noqa: E402
-import tls_certs  # noqa: E402
-from vicc_chain import ViccChain  # noqa: E402
+import opensc_tool
+from processes import LoggedProcess
+import export_chain as ec
+import pcsc_env
+import tls_certs
+from vicc_chain import ViccChain
 
 VICC_MARKERS = re.compile(r"\b(Power Down|Power Up|Reset)\b")
 
@@ -60,7 +60,7 @@ class ApplicationResetReachesVicc(unittest.TestCase):
         host = vc.chain.vschost("--mode", "multi", "--export-pcsc", *host_args)
         client = vc.vscclient(host.port, "--vicc=0", "--raw", "-v", *client_args)
         # vicc logs the control frames at INFO level, which takes -vvv (/usr/bin/vicc).
-        vicc = ec.Process(pcsc_env.vicc_argv(vc.vicc_port(client), extra_args=("-v", "-v")),
+        vicc = LoggedProcess(pcsc_env.vicc_argv(vc.vicc_port(client), extra_args=("-v", "-v")),
                           os.path.join(vc.chain.tmp, "vicc-vvv.log"), env=vc.vicc_env)
         vc.viccs.append(vicc)
         reader = pcsc_env.reader_name(0)
@@ -74,9 +74,9 @@ class ApplicationResetReachesVicc(unittest.TestCase):
             """opensc-tool connects, resets the card `reset` (warm|cold), sends GET
             CHALLENGE; returns vicc's markers logged meanwhile."""
             before = len(vicc.output())
-            r = subprocess.run([pcsc_env.OPENSC_TOOL, "-r", str(index), f"--reset={reset}",
+            r = subprocess.run([opensc_tool.OPENSC_TOOL, "-r", str(index), f"--reset={reset}",
                                 "-s", "0084000008"], capture_output=True, text=True, timeout=120)
-            results = pcsc_env.parse_opensc_apdu_output(r.stdout)
+            results = opensc_tool.parse_apdu_output(r.stdout)
             self.assertEqual([(len(d), sw) for d, sw in results], [(16, "9000")],
                              r.stdout + r.stderr + vc.logs())
             return vicc_markers(vicc.output()[before:])

@@ -9,20 +9,19 @@ libpcsclite reads for its socket path."""
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-import cac  # noqa: E402
-import openssl_check  # noqa: E402
-import vscard_peer as vp  # noqa: E402
-from pcsc_env import PcscEnv, reader_name  # noqa: E402
-from vscclient_env import ScriptedHost, Vscclient, host_handshake, vscclient_binary  # noqa: E402
+from build_tree import program, program_path
+import cac
+import openssl_check
+import vscard_peer as vp
+from pcsc_env import PcscEnv, reader_name
+from vscclient_env import ScriptedHost, Vscclient, host_handshake
 
 
 def setUpModule():
-    if not os.path.exists(vscclient_binary()):
+    if program("vscclient") is None:
         raise unittest.SkipTest("vscclient is not built")
     if shutil.which("certutil") is None:
         raise unittest.SkipTest("certutil is not installed (package libnss3-tools)")
@@ -97,7 +96,7 @@ class NoPcscTest(unittest.TestCase):
 
     def test_list_shows_tokens_and_certificates(self):
         db = self.make_user_db()
-        r = subprocess.run([vscclient_binary(), "--list"], capture_output=True, text=True,
+        r = subprocess.run([program_path("vscclient"), "--list"], capture_output=True, text=True,
                            env=dict(os.environ, **self.env), timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("PC/SC readers:\n  none: pcscd cannot be reached", r.stdout)
@@ -117,7 +116,7 @@ class PcscReaderTest(unittest.TestCase):
         self.pcsc.wait_card(0)
 
     def test_list_shows_readers_atrs_and_pattern_matches(self):
-        r = subprocess.run([vscclient_binary(), "--list", "--pcsc=" + reader_name(0)],
+        r = subprocess.run([program_path("vscclient"), "--list", "--pcsc=" + reader_name(0)],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, rf"  {reader_name(0)}: card, ATR [0-9A-F ]+  "

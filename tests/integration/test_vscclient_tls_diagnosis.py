@@ -10,20 +10,19 @@ on both sides), and stops where retrying cannot help (vscclient(1), EXIT STATUS)
 Certificates come from the openssl command (tests/integration/lib/tls_certs.py)."""
 import os
 import shutil
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-import openssl_check  # noqa: E402
-import tls_certs  # noqa: E402
-from vschost_proc import VschostProcess, vschost_binary  # noqa: E402
-from vscclient_env import Vscclient, vscclient_binary  # noqa: E402
+from build_tree import program
+import openssl_check
+import tls_certs
+from vschost_proc import VschostProcess
+from vscclient_env import Vscclient
 
 
 def setUpModule():
-    if vschost_binary() is None or not os.path.exists(vscclient_binary()):
+    if program("vschost") is None or program("vscclient") is None:
         raise unittest.SkipTest("vschost or vscclient is not built")
     if not openssl_check.available():
         raise unittest.SkipTest("openssl is not installed (package openssl)")

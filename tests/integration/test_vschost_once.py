@@ -11,15 +11,14 @@ discards) while the queue drains, and the client gets every APDU."""
 import os
 import socket
 import struct
-import sys
 import tempfile
 import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from vschost_proc import VschostProcess, vschost_binary  # noqa: E402
-from vscard_peer import APDU, INIT, READER_REMOVE, VICC_ATR, Peer, atr, init, msg, reader_add  # noqa: E402
+from build_tree import program
+from vschost_proc import VschostProcess
+from vscard_peer import APDU, INIT, READER_REMOVE, VICC_ATR, Peer, atr, init, msg, reader_add
 
 APDU_SIZE = 60000
 READERS = 4
@@ -27,7 +26,7 @@ READERS = 4
 
 class OnceTest(unittest.TestCase):
     def setUp(self):
-        if vschost_binary() is None:
+        if program("vschost") is None:
             self.skipTest("vschost is not built (VSCARD_BUILD_DIR)")
 
     def test_last_apdu_reaches_a_slow_reader(self):
