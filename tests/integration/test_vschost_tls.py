@@ -69,6 +69,19 @@ class VschostTlsTest(unittest.TestCase):
             self.assertIn("(TLS)", client.stderr())
             self.assertNotIn("not encrypted", client.stderr())
 
+    def test_relative_credential_directories(self):
+        # Both programs are started in the directory that holds the credentials
+        # and given it relative, as users type it (QEMU takes relative dirs too).
+        with VschostProcess(["--tls-creds", "host", "--once", "--script", self.script,
+                             "--timeout", "60"], cwd=self.tmp.name) as host, \
+                Vscclient(["--soft-card", "--tls-creds", "client-mutual"], host.port,
+                          cwd=self.tmp.name) as client:
+            status = host.wait(90)
+            self.assertEqual(status, 0, host.stderr_text() + host.stdout_text())
+            self.assertIn("(TLS)", client.stderr())
+            for text in (host.stderr_text(), client.stderr()):
+                self.assertNotIn("absolute path", text)
+
     def test_client_without_certificate_is_refused(self):
         with self.host() as host, \
                 Vscclient(["--soft-card", "--no-reconnect", "--tls-creds", self.client_no_cert],

@@ -59,7 +59,11 @@ GObjectPtr<GTlsDatabase> load_ca(const std::string& path, GError** error) {
     credentials_error(error, path, "contains no PEM certificate");
     return nullptr;
   }
-  GObjectPtr<GTlsDatabase> database(g_tls_file_database_new(path.c_str(), &local));
+  // GTlsFileDatabase wants an absolute anchor path: glib-networking warns about
+  // a relative one and then trusts nothing (every peer is an "unknown CA").
+  // Users give --tls-creds relative to their working directory, as with QEMU.
+  g_autofree char* absolute = g_canonicalize_filename(path.c_str(), nullptr);
+  GObjectPtr<GTlsDatabase> database(g_tls_file_database_new(absolute, &local));
   if (!database) {
     credentials_error(error, path, local->message);
     g_error_free(local);

@@ -69,7 +69,7 @@ class Vscclient:
     """A vscclient process; stdin is a pipe for commands; output is collected."""
 
     def __init__(self, args, port=None, host="127.0.0.1", cache_dir=None, env=None,
-                 positional=True):
+                 positional=True, cwd=None):
         self._tmp = tempfile.TemporaryDirectory(prefix="vscclient-test-")
         self.cache_dir = cache_dir or os.path.join(self._tmp.name, "cache")
         e = dict(os.environ)
@@ -86,7 +86,7 @@ class Vscclient:
         self._out = open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=self._out,
-                                     stderr=self._err, env=e)
+                                     stderr=self._err, env=e, cwd=cwd)
 
     def command(self, line):
         self.proc.stdin.write((line + "\n").encode())

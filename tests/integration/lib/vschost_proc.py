@@ -20,8 +20,9 @@ import processes
 
 class VschostProcess:
     def __init__(self, args=(), listen=("127.0.0.1:0",), stdin=subprocess.DEVNULL,
-                 expect_listening=True, start_timeout=15.0):
+                 expect_listening=True, start_timeout=15.0, cwd=None):
         self.args = list(args)
+        self.cwd = cwd
         self.listen = list(listen)
         self.stdin = stdin
         self.expect_listening = expect_listening
@@ -53,7 +54,7 @@ class VschostProcess:
             argv += ["--listen", a]
         argv += self.args
         self.proc = subprocess.Popen(argv, stdin=self.stdin, stdout=self._stdout,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, cwd=self.cwd)
         threading.Thread(target=self._read_stderr, daemon=True).start()
         if self.expect_listening:
             if not self._listening.wait(self.start_timeout):
