@@ -14,6 +14,7 @@
 #include "console.h"
 #include "event_log.h"
 #include "host_server.h"
+#include "program_log.h"
 #include "qemu_limits.h"
 #include "script_file.h"
 #include "vpcd_export.h"
@@ -27,12 +28,14 @@ struct LoopUnref {
   void operator()(GMainLoop* l) const { g_main_loop_unref(l); }
 };
 
-void fail(const std::string& message) { std::fprintf(stderr, "vschost: %s\n", message.c_str()); }
+void fail(const std::string& message) { programs::print_error(message); }
 
 }  // namespace
 
 int run(const Options& options) {
-  if (options.verbose > 0) g_setenv("G_MESSAGES_DEBUG", "vschost vscard", TRUE);
+  // -v and -vv: debug from vschost and libvscard (-vv adds vschost's own
+  // per-poll lines, vpcd_export.cc), never from other domains.
+  programs::set_log_level(options.verbose > 0 ? 1 : 0);
   signal(SIGPIPE, SIG_IGN);
 
   std::optional<Script> script;

@@ -11,7 +11,7 @@
 
 #include "app.h"
 #include "options.h"
-#include "vscard/printable_log.h"
+#include "program_log.h"
 
 int main(int argc, char** argv) {
   // The user's locale for text (GLib converts messages and --help to its
@@ -19,17 +19,18 @@ int main(int argc, char** argv) {
   // reports print decimals with a point whatever LC_NUMERIC says.
   std::setlocale(LC_ALL, "");
   std::setlocale(LC_NUMERIC, "C");
-  // Log lines quote peer text (reader names, addresses, TLS errors): escaped.
-  g_log_set_writer_func(vscard::printable_log_writer, nullptr, nullptr);
-  // Every log line on stderr, debug and info included: stdout carries the
-  // reports (--report tap/json) and must hold nothing else.
-  g_log_writer_default_set_use_stderr(TRUE);
+  // vscclient's log format ("vschost: warning: ...", vschost(1) DIAGNOSTICS):
+  // every line on stderr (or the journal), debug included, since stdout
+  // carries the reports (--report tap/json) and must hold nothing else; peer
+  // text (reader names, addresses, TLS errors) escaped. -v raises the level
+  // once the options are read (run()).
+  programs::install_log_writer("vschost", 0);
   std::string error;
   bool exit_now = false;
   auto options = vschost::parse_options(argc, argv, error, exit_now);
   if (exit_now) return 0;
   if (!options) {
-    std::fprintf(stderr, "vschost: %s\n", error.c_str());
+    std::fprintf(stderr, "vschost: error: %s\n", error.c_str());
     return 2;
   }
   return vschost::run(*options);

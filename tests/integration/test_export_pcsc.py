@@ -460,7 +460,8 @@ class ExportOptionsTest(unittest.TestCase):
             self.assertTrue(host.alive())
             # (The qemu_limit warning for the peer's T=1-only ATR also says
             # "cannot connect"; only the export's warning counts here.)
-            warnings = re.findall(r"WARNING.*vpcd slot 0: cannot connect", host.output())
+            warnings = re.findall(r"(?m)^vschost: warning: export: vpcd slot 0: cannot connect",
+                                  host.output())
             self.assertEqual(len(warnings), 1, host.output())
 
 

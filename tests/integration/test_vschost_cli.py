@@ -5,7 +5,8 @@
 --report destinations at once (one stdout format, any number of JUnit files);
 a JUnit path that cannot be written ends the run before any client is served,
 with the OS's reason; with -vv every log line goes to stderr, so stdout under
---report json is JSON lines only.
+--report json is JSON lines only; log lines in vscclient's format ("vschost:
+warning: ...").
 """
 import json
 import os
@@ -94,7 +95,69 @@ class VschostCliTest(unittest.TestCase):
         out, err = host.communicate(timeout=30)
         events = [json.loads(line) for line in out.splitlines()]   # raises on a log line
         self.assertIn("protocol_violation", [e["event"] for e in events], out)
-        self.assertRegex(err, r"(?m)DEBUG.*client 1", err)
+        self.assertRegex(err, r"(?m)^vschost: debug: client 1 ", err)
+
+    def test_log_lines_in_one_format(self):
+        # vscclient's format (vschost(1), DIAGNOSTICS): "vschost: ", then
+        # "warning: " or "debug: " (and another domain's name), one line per
+        # entry; not GLib's default ("vschost-Message: TIME: ...", "(vschost:PID):
+        # vschost-WARNING **: ..." after a blank line).
+        port = free_port()
+        host = subprocess.Popen(
+            [str(self.vschost), "--no-interactive", "-v", "--listen", f"127.0.0.1:{port}",
+             "--mode", "qemu", "--timeout", "3s"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        peer = self.connect(port)
+        # Init, ReaderAdd "test", then an ATR offering T=1 only (TD1 81, TD2 01,
+        # TCK 00), which QEMU's usb-ccid cannot use: a warning.
+        peer.sendall(bytes.fromhex("00000001 FFFFFFFF 0000000C 56534344 00000002 00000000"
+                                   "00000003 FFFFFFFF 00000004 74657374"
+                                   "00000005 00000000 00000005 3B80810100"))
+        time.sleep(0.5)
+        client = "127.0.0.1:%d" % peer.getsockname()[1]
+        peer.close()
+        out, err = host.communicate(timeout=30)
+        self.assertEqual(out, "")
+        lines = err.split("\n")
+        self.assertEqual(lines[-1], "", err)   # ends with a newline, nothing after it
+        for line in lines[:-1]:
+            self.assertTrue(line.startswith("vschost: "), f"line not in the format: {line!r}")
+        self.assertIn(f"vschost: client 1 connected from {client}", lines)
+        self.assertIn("vschost: warning: client 1 reader 0: QEMU would mishandle this "
+                      "(atr_without_t0): ATR 3B80810100 offers T=1 but not T=0: QEMU's usb-ccid "
+                      "announces only T=0, so the guest lists the card but cannot connect to "
+                      "it. Present an ATR that offers T=0", lines)
+        # -v: libvscard's debug lines too, its domain named.
+        self.assertIn(f"vschost: debug: vscard: connection to {client} closed: read failed: "
+                      "connection closed by the peer", lines)
+        self.assertIn("vschost: --timeout reached after 3 s; stopping", lines)
+        self.assertNotIn(f"({self.vschost.name}:", err)
+        self.assertNotIn("Message:", err)
+        self.assertNotIn("**", err)
+
+    def test_no_debug_lines_without_v(self):
+        port = free_port()
+        host = subprocess.Popen(
+            [str(self.vschost), "--no-interactive", "--listen", f"127.0.0.1:{port}",
+             "--mode", "multi", "--timeout", "2s"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        peer = self.connect(port)
+        peer.sendall(bytes.fromhex("00000001 FFFFFFFF 0000000C 56534344 00000002 00000000"
+                                   "00000007 00000000 00000002 9000"))
+        time.sleep(0.5)
+        peer.close()
+        out, err = host.communicate(timeout=30)
+        self.assertIn("vschost: client 1 connected from ", err)
+        self.assertNotIn("debug:", err)
+
+    def connect(self, port):
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                return socket.create_connection(("127.0.0.1", port), timeout=5)
+            except ConnectionRefusedError:
+                self.assertLess(time.monotonic(), deadline, "vschost does not listen")
+                time.sleep(0.05)
 
     def test_json_and_two_junit_reports_with_debug_logging(self):
         if not self.vscclient.is_file():

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// vscclient's log writer (see log.h).
-#include "log.h"
+// The programs' log writer (see program_log.h).
+#include "program_log.h"
 
 #include <unistd.h>
 
@@ -13,10 +13,12 @@
 
 #include "vscard/printable.h"
 
-namespace vscclient {
+namespace programs {
 namespace {
 
 std::atomic<int> level{0};
+// Set once, before any thread logs (install_log_writer).
+const char* program_name = "";
 
 std::string field(const GLogField* fields, gsize n, const char* key) {
   for (gsize i = 0; i < n; ++i) {
@@ -34,7 +36,7 @@ GLogWriterOutput writer(GLogLevelFlags flags, const GLogField* fields, gsize n, 
   if (debug) {
     int current = level.load();
     if (current <= 0) return G_LOG_WRITER_HANDLED;
-    bool ours = domain == "vscclient" || domain == "vscard";
+    bool ours = domain == program_name || domain == "vscard";
     if (current < 2 && !ours) return G_LOG_WRITER_HANDLED;
   }
   const std::string message = field(fields, n, "MESSAGE");
@@ -54,7 +56,7 @@ GLogWriterOutput writer(GLogLevelFlags flags, const GLogField* fields, gsize n, 
   }
   const bool error = (flags & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) != 0;
   const bool warning = (flags & G_LOG_LEVEL_WARNING) != 0;
-  std::string line = format_log_line(error, warning, debug, domain, message);
+  std::string line = format_log_line(program_name, error, warning, debug, domain, message);
   line += '\n';
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
@@ -63,9 +65,9 @@ GLogWriterOutput writer(GLogLevelFlags flags, const GLogField* fields, gsize n, 
 
 }  // namespace
 
-std::string format_log_line(bool error, bool warning, bool debug, const std::string& domain,
-                            const std::string& message) {
-  std::string line = "vscclient: ";
+std::string format_log_line(const std::string& program, bool error, bool warning, bool debug,
+                            const std::string& domain, const std::string& message) {
+  std::string line = program + ": ";
   if (error) {
     line += "error: ";
   } else if (warning) {
@@ -73,16 +75,17 @@ std::string format_log_line(bool error, bool warning, bool debug, const std::str
   } else if (debug) {
     line += "debug: ";
   }
-  if (!domain.empty() && domain != "vscclient") line += vscard::printable(domain) + ": ";
+  if (!domain.empty() && domain != program) line += vscard::printable(domain) + ": ";
   line += vscard::printable(message);
   return line;
 }
 
 void print_error(const std::string& text) {
-  g_log_structured("vscclient", G_LOG_LEVEL_CRITICAL, "MESSAGE", "%s", text.c_str());
+  g_log_structured(program_name, G_LOG_LEVEL_CRITICAL, "MESSAGE", "%s", text.c_str());
 }
 
-void install_log_writer(int initial) {
+void install_log_writer(const char* program, int initial) {
+  program_name = program;
   level.store(initial);
   g_log_set_writer_func(writer, nullptr, nullptr);
 }
@@ -90,4 +93,4 @@ void install_log_writer(int initial) {
 void set_log_level(int value) { level.store(value); }
 int log_level() { return level.load(); }
 
-}  // namespace vscclient
+}  // namespace programs
