@@ -10,23 +10,19 @@
 
 #include "commands.h"
 #include "log.h"
-#include "vscard/glib_ptr.h"
 #include "vscard/printable.h"
 
 namespace vscclient {
 
 Console::Console(Bridge& bridge, bool pin_guard, std::function<void()> exit_requested)
-    : bridge_(bridge), pin_guard_(pin_guard), exit_requested_(std::move(exit_requested)) {}
-
-Console::~Console() {
-  if (watch_ != 0) g_source_remove(watch_);
-  if (channel_ != nullptr) g_io_channel_unref(channel_);
-}
+    : bridge_(bridge),
+      pin_guard_(pin_guard),
+      exit_requested_(std::move(exit_requested)),
+      lines_([this](const std::string& line) { run(line); }) {}
 
 void Console::start() {
-  channel_ = g_io_channel_unix_new(STDIN_FILENO);
-  g_io_channel_set_flags(channel_, G_IO_FLAG_NONBLOCK, nullptr);
-  watch_ = g_io_add_watch(channel_, GIOCondition(G_IO_IN | G_IO_HUP | G_IO_ERR), on_input, this);
+  // End of input keeps vscclient serving the card (e.g. started with </dev/null).
+  lines_.start();
   if (isatty(STDIN_FILENO)) {
     std::fputs("> ", stdout);
     std::fflush(stdout);
@@ -35,32 +31,7 @@ void Console::start() {
 
 void Console::stop() {
   stopped_ = true;
-  // From inside on_input (the `exit` command) GLib destroys the source once
-  // the callback returns.
-  if (watch_ != 0) g_source_remove(watch_);
-  watch_ = 0;
-}
-
-gboolean Console::on_input(GIOChannel* channel, GIOCondition, gpointer data) {
-  auto* self = static_cast<Console*>(data);
-  while (!self->stopped_) {
-    gchar* line = nullptr;
-    vscard::GErrorPtr error;
-    GIOStatus status = g_io_channel_read_line(channel, &line, nullptr, nullptr, error.out());
-    if (status == G_IO_STATUS_NORMAL) {
-      std::string text = line != nullptr ? line : "";
-      g_free(line);
-      self->run(text);
-      continue;
-    }
-    g_free(line);
-    if (status == G_IO_STATUS_AGAIN) return G_SOURCE_CONTINUE;
-    if (error) g_warning("reading commands from standard input failed: %s", error.message());
-    // End of input: keep serving the card (e.g. started with </dev/null).
-    break;
-  }
-  self->watch_ = 0;
-  return G_SOURCE_REMOVE;
+  lines_.stop();
 }
 
 void Console::run(const std::string& line) {

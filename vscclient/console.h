@@ -7,9 +7,8 @@
 
 #include <functional>
 
-#include <glib.h>
-
 #include "bridge.h"
+#include "stdin_lines.h"
 #include "vscard/protocol.h"
 
 namespace vscclient {
@@ -19,7 +18,6 @@ class Console {
   // `exit_requested` runs for the `exit` command. `pin_guard`: --pin-guard is
   // on (allow-pin has something to release).
   Console(Bridge& bridge, bool pin_guard, std::function<void()> exit_requested);
-  ~Console();
   Console(const Console&) = delete;
   Console& operator=(const Console&) = delete;
 
@@ -29,16 +27,14 @@ class Console {
   void stop();
 
  private:
-  static gboolean on_input(GIOChannel* channel, GIOCondition condition, gpointer self);
   void run(const std::string& line);
 
   Bridge& bridge_;
   bool pin_guard_;
   std::function<void()> exit_requested_;
-  bool stopped_ = false;
   vscard::ReaderId default_reader_ = 0;  // `select`; the anchor starts at 0
-  GIOChannel* channel_ = nullptr;
-  guint watch_ = 0;
+  bool stopped_ = false;  // no prompt once the exit sequence began
+  programs::StdinLines lines_;
 };
 
 }  // namespace vscclient

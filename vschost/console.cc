@@ -11,35 +11,15 @@
 namespace vschost {
 
 Console::Console(HostServer& server, std::function<void()> on_quit)
-    : server_(server), on_quit_(std::move(on_quit)) {}
-
-Console::~Console() {
-  if (watch_ != 0) g_source_remove(watch_);
-  if (channel_ != nullptr) g_io_channel_unref(channel_);
-}
+    : server_(server),
+      on_quit_(std::move(on_quit)),
+      lines_([this](const std::string& line) { execute(line); }) {}
 
 void Console::start() {
-  channel_ = g_io_channel_unix_new(0);
-  watch_ = g_io_add_watch(channel_, static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR),
-                          &Console::on_input, this);
+  // End of input (stdin closed) keeps vschost serving clients.
+  lines_.start();
   std::printf("vschost> commands: list, send READER HEX, flush [READER], reconnect HOST PORT, quit\n");
   std::fflush(stdout);
-}
-
-gboolean Console::on_input(GIOChannel* channel, GIOCondition, gpointer data) {
-  auto* self = static_cast<Console*>(data);
-  gchar* line = nullptr;
-  gsize length = 0;
-  GIOStatus status = g_io_channel_read_line(channel, &line, &length, nullptr, nullptr);
-  if (status == G_IO_STATUS_EOF || status == G_IO_STATUS_ERROR) {
-    g_free(line);
-    self->watch_ = 0;
-    return G_SOURCE_REMOVE;  // stdin closed: keep serving clients
-  }
-  std::string text(line ? line : "", length);
-  g_free(line);
-  self->execute(text);
-  return G_SOURCE_CONTINUE;
 }
 
 bool Console::parse_reader(const std::string& text, ReaderRef& ref) {
@@ -116,6 +96,7 @@ void Console::execute(const std::string& line) {
       std::printf("asked %zu client(s) to reconnect\n", server_.request_reconnect(host, port));
     }
   } else if (cmd == "quit" || cmd == "exit") {
+    lines_.stop();  // the lines after `quit` are not commands
     if (on_quit_) on_quit_();
   } else {
     std::printf("unknown command '%s': list, send READER HEX, flush [READER], reconnect HOST PORT, quit\n",

@@ -3,19 +3,17 @@
 // reconnect, quit), for a developer poking at a client by hand.
 #pragma once
 
-#include <glib.h>
-
 #include <functional>
 #include <string>
 
 #include "host_server.h"
+#include "stdin_lines.h"
 
 namespace vschost {
 
 class Console {
  public:
   Console(HostServer& server, std::function<void()> on_quit);
-  ~Console();
   Console(const Console&) = delete;
   Console& operator=(const Console&) = delete;
 
@@ -24,14 +22,12 @@ class Console {
   void execute(const std::string& line);
 
  private:
-  static gboolean on_input(GIOChannel* channel, GIOCondition condition, gpointer data);
   // "3" (the first client with reader 3) or "2:3" (client 2, reader 3).
   bool parse_reader(const std::string& text, ReaderRef& ref);
 
   HostServer& server_;
   std::function<void()> on_quit_;
-  GIOChannel* channel_ = nullptr;
-  guint watch_ = 0;
+  programs::StdinLines lines_;
 };
 
 }  // namespace vschost

@@ -150,6 +150,32 @@ class VschostCliTest(unittest.TestCase):
         self.assertIn("vschost: client 1 connected from ", err)
         self.assertNotIn("debug:", err)
 
+    def test_console_partial_line_does_not_stall_the_host(self):
+        # The console reads stdin without blocking (program_common/stdin_lines):
+        # half a command typed does not stop vschost from serving a client, and
+        # lines after `quit` are not run.
+        port = free_port()
+        host = subprocess.Popen(
+            [str(self.vschost), "--interactive", "--listen", f"127.0.0.1:{port}"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            host.stdin.write("li")
+            host.stdin.flush()
+            peer = self.connect(port)
+            peer.sendall(bytes.fromhex("00000001 FFFFFFFF 0000000C 56534344 00000002 00000000"))
+            time.sleep(1)   # served while "li" waits for the rest of its line
+            out, err = host.communicate("st\nquit\nbogus\n", timeout=30)
+            peer.close()
+        finally:
+            if host.poll() is None:
+                host.kill()
+                host.wait()
+        self.assertEqual(host.returncode, 0, err)
+        self.assertIn("vschost: client 1 connected from ", err)
+        self.assertNotIn("no clients", out)
+        self.assertIn("client 1", out)
+        self.assertNotIn("bogus", out)
+
     def connect(self, port):
         deadline = time.monotonic() + 20
         while True:
