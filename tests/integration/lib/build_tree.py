@@ -26,8 +26,9 @@ _PROGRAM_DIRS = {
 
 
 def build_dir():
-    """The Meson build directory under test, as a pathlib.Path."""
-    return pathlib.Path(os.environ.get("VSCARD_BUILD_DIR") or REPO_ROOT / "build")
+    """The Meson build directory under test, as an absolute pathlib.Path (tests
+    start programs in other working directories)."""
+    return pathlib.Path(os.environ.get("VSCARD_BUILD_DIR") or REPO_ROOT / "build").absolute()
 
 
 def program_path(name):
