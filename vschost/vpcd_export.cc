@@ -11,7 +11,12 @@
 #include "host_server.h"
 #include "vpcd_export_slot.h"
 #include "vscard/apdu.h"
+#include "vscard/decimal.h"
 #include "vscard/glib_ptr.h"
+
+#ifdef VSCHOST_HAVE_PCSC
+#include "reader_use_watch.h"
+#endif
 
 namespace vschost {
 
@@ -95,6 +100,23 @@ VpcdExport::VpcdExport(HostServer& server, Options options)
     slots_.push_back(std::move(slot));
   }
   server_.add_observer(this);
+#ifdef VSCHOST_HAVE_PCSC
+  // vpcd's readers are "Virtual PCD 00 0N" in pcscd (Debian's reader.conf.d/vpcd
+  // FRIENDLYNAME, then pcscd's " 00 0N"), N being the slot. Only this
+  // machine's pcscd can be watched: a vpcd elsewhere is not.
+  const std::string& host = options_.address.host;
+  const bool local_vpcd = !options_.address.is_unix() &&
+                          (host == "127.0.0.1" || host == "::1" || host == "localhost");
+  if (local_vpcd) {
+    GMainContext* main_context = g_main_context_get_thread_default()
+                                     ? g_main_context_get_thread_default()
+                                     : g_main_context_default();
+    use_watch_ = std::make_shared<ReaderUseWatch>(
+        main_context, "Virtual PCD", [this](const std::string& reader, ReaderUseWatch::Use use) {
+          reader_use_changed(reader, static_cast<int>(use));
+        });
+  }
+#endif
   g_message("export: cards go to vpcd at %s (%u slot%s, ports %u-%u)",
             options_.address.to_string().c_str(), options_.slots, options_.slots == 1 ? "" : "s",
             static_cast<unsigned>(options_.address.port),
@@ -103,6 +125,7 @@ VpcdExport::VpcdExport(HostServer& server, Options options)
 
 VpcdExport::~VpcdExport() {
   *alive_ = false;
+  use_watch_.reset();  // joins its thread; no handler runs afterwards
   server_.remove_observer(this);
   for (auto& slot : slots_) {
     slot->connector->stop();
@@ -293,6 +316,34 @@ void VpcdExport::forward_power(Slot& slot, vpcd::Control control) {
   } else {
     // A client without the extension (QEMU-era clients, libcacard's vscclient)
     // never learns of it, as before the extension; the card keeps its state.
+    g_debug("export: vpcd slot %u: %s not forwarded: %s", slot.index, what.c_str(),
+            std::string(vscard::to_string(result)).c_str());
+  }
+}
+
+void VpcdExport::reader_use_changed(const std::string& pcsc_reader, int use) {
+  // The reader name's last number is vpcd's slot ("Virtual PCD 00 01" -> 1),
+  // which listens on 35963 + slot (Debian's reader.conf.d/vpcd, CHANNELID
+  // 0x8C7B); ours start at options_.address.port (--export-pcsc=HOST:35964 is
+  // vpcd's slot 1 as our slot 0).
+  constexpr unsigned kVpcdFirstPort = 35963;
+  const std::size_t space = pcsc_reader.rfind(' ');
+  if (space == std::string::npos || options_.address.port < kVpcdFirstPort) return;
+  const auto vpcd_slot =
+      vscard::parse_decimal<unsigned>(std::string_view(pcsc_reader).substr(space + 1), 0u, 999u);
+  const unsigned first = options_.address.port - kVpcdFirstPort;
+  if (!vpcd_slot || *vpcd_slot < first) return;
+  const unsigned index = *vpcd_slot - first;
+  if (index >= slots_.size() || !slots_[index]->reader) return;
+  Slot& slot = *slots_[index];
+  const auto event = use == 0   ? vscard::CardControlEvent::ReaderNotInUse
+                     : use == 1 ? vscard::CardControlEvent::ReaderInUse
+                                : vscard::CardControlEvent::ReaderExclusive;
+  const std::string what(vscard::to_string(event));
+  const vscard::CardControlResult result = server_.send_card_control(*slot.reader, event);
+  if (result == vscard::CardControlResult::Sent) {
+    g_info("export: vpcd slot %u: %s -> client's card", slot.index, what.c_str());
+  } else {
     g_debug("export: vpcd slot %u: %s not forwarded: %s", slot.index, what.c_str(),
             std::string(vscard::to_string(result)).c_str());
   }

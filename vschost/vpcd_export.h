@@ -91,9 +91,14 @@ class VpcdExport : public HostObserver {
                  std::optional<std::vector<std::uint8_t>> response,
                  std::optional<std::uint32_t> error);
 
+  // An application on this machine took or left the card of a slot's reader
+  // (ReaderUseWatch): forwarded as reader in use / not in use / exclusive.
+  void reader_use_changed(const std::string& pcsc_reader, int use);
+
   HostServer& server_;
   Options options_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::shared_ptr<void> use_watch_;  // ReaderUseWatch, when built with libpcsclite
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -7,7 +7,10 @@ with real peers:
   Debian's `vicc -vvv`: an application on the host (opensc-tool) resets the card warm
   (SCardReconnect with SCARD_RESET_CARD) and cold (SCARD_UNPOWER_CARD); vicc's own
   log shows "Reset", then "Power Down" before "Power Up", after the point where the
-  application acted, and the application's next APDU is answered. The same over TLS.
+  application acted, and the application's next APDU is answered. An application
+  holding the card (pcsc_hold: shared, then exclusive, 1.5 s each) reaches vscclient
+  as "reader in use", "not in use", "reader exclusive", "not in use", in that order
+  (vschost watches its own readers through SCardGetStatusChange). The same over TLS.
 - `vscclient --pcsc` in front of pcscd + vpcd + vicc: a vschost script's `reset` is
   logged and left alone by default (vicc sees no reset), and reaches vicc through
   SCardReconnect(SCARD_RESET_CARD) with --pcsc-reset.
@@ -23,6 +26,7 @@ import subprocess
 import time
 import unittest
 
+import build_tree
 import opensc_tool
 from processes import LoggedProcess
 import export_chain as ec
@@ -31,6 +35,9 @@ import tls_certs
 from vicc_chain import ViccChain
 
 VICC_MARKERS = re.compile(r"\b(Power Down|Power Up|Reset)\b")
+# vscclient -v: Bridge::on_card_control's line for each reader use event.
+IN_USE_EVENTS = re.compile(r"host: (reader in use|reader not in use|reader exclusive) "
+                           r"for the card in vicc 0")
 
 
 def vicc_markers(text):
@@ -90,6 +97,35 @@ class ApplicationResetReachesVicc(unittest.TestCase):
         self.assertRegex(host.output(), r"export: vpcd slot 0: power off -> client's card")
         self.assertRegex(client.output(), r"vicc 0: reset -> the card from")
         self.assertRegex(client.output(), r"vicc 0: power off -> the card from")
+        # The application's session itself: vschost watches its exported reader
+        # through PC/SC (SCARD_STATE_INUSE / SCARD_STATE_EXCLUSIVE, polled every
+        # 100 ms) and tells the client when an application holds the card.
+        # opensc-tool's sessions may be shorter than a poll, so pcsc_hold keeps
+        # one shared, then one exclusive session open for 1.5 s each, with the
+        # reader left free for 0.5 s between them (a gap shorter than a poll
+        # would be seen as in use -> exclusive, without the not in use).
+        hold = build_tree.program("pcsc_hold")
+        if hold is None:
+            self.skipTest("pcsc_hold is not built (libpcsclite-dev, tests/ci-packages.txt)")
+        time.sleep(0.5)  # the opensc-tool sessions' own events are out
+        before = len(client.output())
+        for mode in ("shared", "exclusive"):
+            r = subprocess.run([hold, reader, mode, "1500"], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr + vc.logs())
+            self.assertEqual(r.stdout.split(), ["connected", "released"], r.stderr)
+            time.sleep(0.5)  # free for 5 polls: seen as free between the two sessions
+        wanted = ["reader in use", "reader not in use", "reader exclusive", "reader not in use"]
+        deadline = time.monotonic() + 10
+        while True:
+            seen = IN_USE_EVENTS.findall(client.output()[before:])
+            if is_subsequence(wanted, seen) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertTrue(is_subsequence(wanted, seen), (seen, vc.logs()))
+        # One event per change, not one per poll: each hold lasts 15 polls.
+        self.assertLessEqual(len(seen), 6, (seen, vc.logs()))
+        self.assertRegex(host.output(), r"export: vpcd slot 0: reader exclusive -> client's card")
 
     def test_opensc_resets_reach_vicc_in_order(self):
         self.run_chain(tls=False)

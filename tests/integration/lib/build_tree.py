@@ -21,6 +21,7 @@ _PROGRAM_DIRS = {
     "vscclient": "vscclient",
     "atr_probe": "tests/integration",
     "pcsc_probe": "tests/integration",
+    "pcsc_hold": "tests/integration",
     "pcsc_source_probe": "tests/integration",
 }
 
