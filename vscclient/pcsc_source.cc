@@ -140,24 +140,32 @@ void PcscSource::fail_pending(Reader& reader, const std::string& why) {
 
 void PcscSource::transmit(SourceReaderId id, std::vector<std::uint8_t> apdu,
                           std::size_t max_response, ApduDone done) {
+  Reader* reader = reader_with_card(id, done);
+  if (reader == nullptr) return;
+  reader->worker->transmit(std::move(apdu), max_response, queue_job(id, *reader, std::move(done)));
+}
+
+PcscSource::Reader* PcscSource::reader_with_card(SourceReaderId id, ApduDone& done) {
   auto it = readers_.find(id);
-  if (it == readers_.end() || !it->second.card) {
-    // Answer later, never inside the call (card_source.h's contract).
-    ApduResult result;
-    result.error = it == readers_.end() ? "no such reader" : "no card in the reader";
-    poster_->post([done = std::move(done), result = std::move(result)]() mutable {
-      done(std::move(result));
-    });
-    return;
-  }
+  if (it != readers_.end() && it->second.card) return &it->second;
+  // Answer later, never inside the call (card_source.h's contract).
+  ApduResult result;
+  result.error = it == readers_.end() ? "no such reader" : "no card in the reader";
+  poster_->post([done = std::move(done), result = std::move(result)]() mutable {
+    done(std::move(result));
+  });
+  return nullptr;
+}
+
+PcscReaderWorker::Done PcscSource::queue_job(SourceReaderId id, Reader& reader, ApduDone done) {
+  // In the reader's queue, so answered in order with its other jobs.
   std::uint64_t serial = next_serial_++;
-  it->second.pending.push_back({serial, std::move(done)});
-  it->second.worker->transmit(std::move(apdu), max_response,
-                              [this, id, serial](PcscTransmitResult result) {
-                                poster_->post([this, id, serial, result = std::move(result)]() mutable {
-                                  on_transmit_done(id, serial, std::move(result));
-                                });
-                              });
+  reader.pending.push_back({serial, std::move(done)});
+  return [this, id, serial](PcscTransmitResult result) {
+    poster_->post([this, id, serial, result = std::move(result)]() mutable {
+      on_transmit_done(id, serial, std::move(result));
+    });
+  };
 }
 
 bool PcscSource::card_control(SourceReaderId id, vscard::CardControlEvent event,
@@ -166,27 +174,13 @@ bool PcscSource::card_control(SourceReaderId id, vscard::CardControlEvent event,
   if (event != vscard::CardControlEvent::PowerOff && !vscard::card_control_wants_atr(event)) {
     return false;
   }
-  auto it = readers_.find(id);
-  if (it == readers_.end() || !it->second.card) {
-    ApduResult result;
-    result.error = it == readers_.end() ? "no such reader" : "no card in the reader";
-    poster_->post([done = std::move(done), result = std::move(result)]() mutable {
-      done(std::move(result));
-    });
-    return true;
-  }
-  // In the reader's queue, so in order with its APDUs.
-  std::uint64_t serial = next_serial_++;
-  it->second.pending.push_back({serial, std::move(done)});
+  Reader* reader = reader_with_card(id, done);
+  if (reader == nullptr) return true;
   using Power = PcscReaderWorker::Power;
   const Power action = event == vscard::CardControlEvent::PowerOff  ? Power::Off
                        : event == vscard::CardControlEvent::PowerOn ? Power::ColdReset
                                                                     : Power::WarmReset;
-  it->second.worker->power(action, [this, id, serial](PcscTransmitResult result) {
-    poster_->post([this, id, serial, result = std::move(result)]() mutable {
-      on_transmit_done(id, serial, std::move(result));
-    });
-  });
+  reader->worker->power(action, queue_job(id, *reader, std::move(done)));
   return true;
 }
 

@@ -78,6 +78,11 @@ class PcscSource final : public CardSource, private PcscMonitorEvents {
   void on_reader_removed(const std::string& name);
   void on_card_inserted(const std::string& name, std::vector<std::uint8_t> atr);
   void on_card_removed(const std::string& name);
+  // The reader `id` if it holds a card; else nullptr, and `done` is posted the reason.
+  Reader* reader_with_card(SourceReaderId id, ApduDone& done);
+  // Queues `done` behind the reader's earlier jobs; returns the worker's
+  // callback, which posts the result to on_transmit_done on the main context.
+  PcscReaderWorker::Done queue_job(SourceReaderId id, Reader& reader, ApduDone done);
   void on_transmit_done(SourceReaderId id, std::uint64_t serial, PcscTransmitResult result);
   void fail_pending(Reader& reader, const std::string& why);
   std::map<SourceReaderId, Reader>::iterator find(const std::string& name);
