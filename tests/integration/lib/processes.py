@@ -38,6 +38,20 @@ def kill(proc):
         proc.wait()
 
 
+def poll_output(proc, read, match, timeout):
+    """Calls match(read()) every 50 ms until it gives a true value, which is
+    returned; None once `proc` has exited without it or `timeout` s passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = match(read())
+        if found:
+            return found
+        if proc.poll() is not None:
+            return None
+        time.sleep(0.05)
+    return None
+
+
 class LoggedProcess:
     """A program whose output goes to a log file; ended by stop()."""
 
@@ -58,14 +72,9 @@ class LoggedProcess:
 
     def wait_output(self, pattern, timeout=30):
         """Waits until the log matches `pattern` (a regex); returns the match."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            m = re.search(pattern, self.output())
-            if m:
-                return m
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        m = poll_output(self.proc, self.output, lambda text: re.search(pattern, text), timeout)
+        if m:
+            return m
         raise AssertionError(f"{pattern!r} not in the output of {self.argv[0]} "
                              f"(exit {self.proc.poll()}):\n{self.output()[-3000:]}")
 

@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import tempfile
-import time
 
 import vscard_peer as vp
 from build_tree import program_path
@@ -101,14 +100,11 @@ class Vscclient:
             return f.read().decode(errors="replace")
 
     def wait_output(self, text, timeout=20.0, stream="stdout"):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = self.stdout() if stream == "stdout" else self.stderr()
-            if text in got:
-                return got
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        read = self.stdout if stream == "stdout" else self.stderr
+        got = processes.poll_output(self.proc, read, lambda out: (out,) if text in out else None,
+                                    timeout)
+        if got is not None:
+            return got[0]
         raise AssertionError(f"{text!r} not in {stream}: stdout={self.stdout()!r} "
                              f"stderr={self.stderr()!r}")
 
