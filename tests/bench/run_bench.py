@@ -7,7 +7,7 @@ loopback floor, a realistic CAC session, host scaling, vscclient idle.
     tests/bench/run-bench.sh --reference PATH [--cpu N] [--reference-cards soft,softhsm]
 
 Starts every process itself (vscclient, vschost, the bench programs in
-$VSCARD_BUILD_DIR/tests/bench, and pcscd + vicc for the --pcsc case when the
+$VSCARD_BUILD_DIR/tests/bench, and pcscd + a vpcd card for the --pcsc case when the
 machine allows), kills only those, prints a summary and writes every figure
 as one JSON file. A benchmark, not a test: nothing here passes or fails.
 tests/bench/README.md explains the fields.
@@ -134,20 +134,35 @@ def section_bridge(args, tmp):
     print(f"  added by the bridge (p50 minus libcacard): {added:.1f} us = "
           f"x{added / floor_p50:.2f} the floor (target <= 1.5)")
     out["soft_card"] = soft
-    # vicc answers in tens of milliseconds: a few hundred APDUs say enough.
-    out["pcsc"] = section_pcsc(args, tmp, 50 if args.quick else 300, reps)
+    out["pcsc"] = section_pcsc(args, tmp)
     return out
 
 
-def section_pcsc(args, tmp, count, reps):
-    """vscclient --pcsc to a vicc card behind pcscd + vpcd, against the same APDU
-    sent straight to the same reader with SCardTransmit (pcsc_direct), and the
+def start_pcsc_card(args, env, pcsc_env):
+    """The card in vpcd slot 0: vpcd_fast_card (answers 90 00 at once), or vicc
+    with --pcsc-card vicc (~45 ms per APDU: Nagle on vpcd's split writes
+    against vicc's delayed ACK, README.md)."""
+    if args.pcsc_card == "vicc":
+        env.start_vicc(0)
+    else:
+        env.start_card_program(0, [prog("tests", "bench", "vpcd_fast_card"),
+                                   "--port", str(pcsc_env.vpcd_port(0))])
+    env.wait_card(0)
+
+
+def section_pcsc(args, tmp):
+    """vscclient --pcsc to a card behind pcscd + vpcd, against the same APDU sent
+    straight to the same reader with SCardTransmit (pcsc_direct), and the
     loopback floor: added = bridge p50 - direct p50, over the floor's p50
-    (issue 19's goal: <= 1.2). The three alternate in each repetition."""
+    (issue 19's goal: <= 1.2). The three alternate in each repetition; the
+    result holds the medians and every repetition's added figure."""
     if args.no_pcsc:
         return {"skipped": "--no-pcsc"}
     if not vscclient_has("--pcsc"):
         return {"skipped": "this vscclient has no --pcsc option"}
+    fast = args.pcsc_card != "vicc"
+    count = (500 if args.quick else 3000) if fast else (50 if args.quick else 300)
+    reps = 1 if args.quick else (7 if fast else 3)
     import unittest
     try:
         import pcsc_env
@@ -157,33 +172,38 @@ def section_pcsc(args, tmp, count, reps):
         return {"skipped": str(e)}
     try:
         env.start()
-        env.start_vicc(0)
-        env.wait_card(0)
+        start_pcsc_card(args, env, pcsc_env)
         reader = pcsc_env.reader_name(0)
         log = os.path.join(tmp, "vscclient-pcsc.log")
-        bridged, direct, floors = [], [], []
+        warmup = str(min(200, max(10, count // 20)))
+        bridged, direct, floors, added_each = [], [], [], []
         for _ in range(reps):
             b = run_json([prog("tests", "bench", "apdu_driver"), "--apdu", VICC_SELECT,
-                          "--count", str(count), "--warmup", "10", "--client-log", log, "--",
+                          "--count", str(count), "--warmup", warmup, "--client-log", log, "--",
                           prog("vscclient", "vscclient"), f"--pcsc={reader}", "127.0.0.1",
                           "{port}"])
-            direct.append(run_json([prog("tests", "bench", "pcsc_direct"), "--reader", reader,
-                                    "--apdu", VICC_SELECT, "--count", str(count)]))
-            floors.append(run_json([prog("tests", "bench", "echo_floor"),
-                                    "--request", str(b["request_bytes"] - 12),
-                                    "--response", str(b["response_bytes"] - 12),
-                                    "--count", "20000"]))
+            d = run_json([prog("tests", "bench", "pcsc_direct"), "--reader", reader,
+                          "--apdu", VICC_SELECT, "--count", str(count), "--warmup", warmup])
+            f = run_json([prog("tests", "bench", "echo_floor"),
+                          "--request", str(b["request_bytes"] - 12),
+                          "--response", str(b["response_bytes"] - 12),
+                          "--count", "20000"])
             bridged.append(b)
-        result = {"bridge": median_of(bridged), "direct": median_of(direct),
-                  "floor": median_of(floors)}
+            direct.append(d)
+            floors.append(f)
+            added_each.append((b["latency_p50_us"] - d["latency_p50_us"]) / f["latency_p50_us"])
+        result = {"card": args.pcsc_card, "bridge": median_of(bridged),
+                  "direct": median_of(direct), "floor": median_of(floors),
+                  "added_p50_ratio_each_repetition": added_each}
         floor_p50 = result["floor"]["latency_p50_us"]
         added = result["bridge"]["latency_p50_us"] - result["direct"]["latency_p50_us"]
         result["added_p50_us"] = added
         result["added_p50_ratio_to_floor"] = added / floor_p50
-        print(f"  vicc via --pcsc: p50 {result['bridge']['latency_p50_us']:.0f} us, "
-              f"SCardTransmit alone {result['direct']['latency_p50_us']:.0f} us: added "
+        print(f"  {args.pcsc_card} card via --pcsc: p50 {result['bridge']['latency_p50_us']:.1f} us, "
+              f"SCardTransmit alone {result['direct']['latency_p50_us']:.1f} us: added "
               f"{added:.1f} us = x{added / floor_p50:.2f} the floor ({floor_p50:.1f} us; "
-              f"goal <= 1.2); client CPU {result['bridge']['client_cpu_us_per_item']:.0f} us/APDU")
+              f"goal <= 1.2; each repetition {', '.join(f'{r:.2f}' for r in added_each)}); "
+              f"client CPU {result['bridge']['client_cpu_us_per_item']:.0f} us/APDU")
         return result
     except Exception as e:  # report, do not abort the other sections
         print(f"  pcsc: failed: {e}")
@@ -194,7 +214,7 @@ def section_pcsc(args, tmp, count, reps):
 
 def section_pcsc_only(args, tmp):
     print("vscclient --pcsc against SCardTransmit alone:")
-    return section_pcsc(args, tmp, 50 if args.quick else 300, 1 if args.quick else 3)
+    return section_pcsc(args, tmp)
 
 
 def section_session(args, tmp):
@@ -366,6 +386,8 @@ def main():
     parser.add_argument("--out", help="JSON results file (default: BUILD/bench-results-TIME.json)")
     parser.add_argument("--sections", default="bridge,session,presentation,scaling,idle")
     parser.add_argument("--no-pcsc", action="store_true", help="skip the vscclient --pcsc case")
+    parser.add_argument("--pcsc-card", choices=("fast", "vicc"), default="fast",
+                        help="the card of the --pcsc case: vpcd_fast_card (default) or vicc")
     parser.add_argument("--reference", metavar="PATH",
                         help="another VSCard client taking vscclient's command line (-e, -c, "
                              "HOST PORT): compare it with ours; alone, runs only that section")
@@ -379,7 +401,8 @@ def main():
         args.sections = "reference"
 
     needed = [("tests", "bench", p) for p in ("echo_floor", "apdu_driver", "cacard_xfr",
-                                               "worker_hop", "host_scale", "load_client", "pcsc_direct")]
+                                               "worker_hop", "host_scale", "load_client", "pcsc_direct",
+                                               "vpcd_fast_card")]
     needed += [("vscclient", "vscclient"), ("vschost", "vschost")]
     missing = [os.path.join(*p) for p in needed if not prog(*p)]
     if missing:
