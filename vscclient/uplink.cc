@@ -169,6 +169,10 @@ void Uplink::connect_failed(const GError* error,
 }
 
 void Uplink::session_established() {
+  // A session that worked, however short (vschost --once in CI), says the
+  // host is healthy: its loss retries after the initial delay, not after a
+  // delay that grew over earlier sessions.
+  if (connector_) connector_->session_established();
   auto recovery = streak_.succeeded(FailureStreak::Clock::now());
   if (!recovery) return;
   g_message("connected to %s%s again, after %u failed attempt%s in %s", peer_.c_str(),
@@ -217,13 +221,15 @@ void Uplink::closed(const vscard::CloseReason& reason) {
   }
   // A lost session starts a streak (or goes on with one: a host that
   // accepts and drops us is not said again at every attempt).
-  if (streak_.failed(FailureStreak::Clock::now()) == FailureStreak::Say::Warning) {
-    g_warning("connection to %s ended: %s; reconnecting (quiet until it works)", peer_.c_str(),
-              why.c_str());
+  const auto say = streak_.failed(FailureStreak::Clock::now());
+  const std::string delay = seconds_text(connector_->reconnect());
+  if (say == FailureStreak::Say::Warning) {
+    g_warning("connection to %s ended: %s; reconnecting in %s (quiet until it works)",
+              peer_.c_str(), why.c_str(), delay.c_str());
   } else {
-    g_debug("connection to %s ended: %s; reconnecting", peer_.c_str(), why.c_str());
+    g_debug("connection to %s ended: %s; reconnecting in %s", peer_.c_str(), why.c_str(),
+            delay.c_str());
   }
-  connector_->reconnect();
 }
 
 void Uplink::move_to(std::string_view host, std::string_view port) {

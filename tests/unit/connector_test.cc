@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Connector: the backoff formula, connecting before the listener exists
 // (refused, backing off, then connected), reconnect after the peer goes away,
-// giving up after max_attempts, and stop().
+// the backoff after short connections with and without a session, giving up
+// after max_attempts, and stop().
 #include "vscard/connector.h"
 
 #include "transport_fixture.h"
@@ -28,7 +29,14 @@ TEST(Backoff, DoublesUpToTheCapWithJitter) {
   EXPECT_EQ(fixed.delay(7, 0.1), 100ms);
 }
 
-class ConnectorTest : public testing::TransportTest {};
+class ConnectorTest : public testing::TransportTest {
+ protected:
+  // The peer accepts `rounds` connections one after the other and drops each
+  // at once; the client reconnects after every loss. Returns the delays
+  // reconnect() chose. With `session`, the client says every connection
+  // carried a session.
+  std::vector<std::chrono::milliseconds> delays_after_short_connections(int rounds, bool session);
+};
 
 TEST_F(ConnectorTest, ConnectsOnceTheListenerAppears) {
   const std::uint16_t port = testing::free_port();
@@ -76,6 +84,42 @@ TEST_F(ConnectorTest, ReconnectsAfterThePeerGoesAway) {
   ++connections_seen;
   EXPECT_EQ(connections_seen, 2);
   EXPECT_TRUE(failures.empty());
+}
+
+std::vector<std::chrono::milliseconds> ConnectorTest::delays_after_short_connections(int rounds,
+                                                                                   bool session) {
+  auto listener = listen(Address::tcp("127.0.0.1", 0));
+  Connector::Options options;
+  options.address = Address::tcp("127.0.0.1", listener->port());
+  options.backoff = Backoff{20ms, 10s, 2.0, 0.0};  // no jitter: exact delays
+  options.stable_after = 60s;                       // no connection here lives that long
+  auto c = connector(options);
+  std::vector<std::chrono::milliseconds> delays;
+  c->start();
+  for (int round = 0; round < rounds; ++round) {
+    const std::size_t n = static_cast<std::size_t>(round) + 1;
+    if (!run_until([&] { return connected.size() == n && accepted.size() == n; })) break;
+    if (session) c->session_established();
+    connected.back()->connection->start([](Bytes) {}, [&](const CloseReason&) {
+      delays.push_back(c->reconnect());
+    });
+    accepted.back()->connection.reset();  // the host drops us
+    if (!run_until([&] { return delays.size() == n; })) break;
+  }
+  return delays;
+}
+
+TEST_F(ConnectorTest, ShortConnectionsWithoutASessionKeepTheBackoffGrowing) {
+  // A peer that accepts and drops us before any session: flapping protection.
+  EXPECT_EQ(delays_after_short_connections(4, false),
+            (std::vector<std::chrono::milliseconds>{20ms, 40ms, 80ms, 160ms}));
+}
+
+TEST_F(ConnectorTest, ASessionResetsTheBackoffHoweverShort) {
+  // Many short healthy sessions (vschost --once in CI): each loss retries
+  // after the initial delay, where the time rule alone (stable_after) doubled it.
+  EXPECT_EQ(delays_after_short_connections(4, true),
+            (std::vector<std::chrono::milliseconds>{20ms, 20ms, 20ms, 20ms}));
 }
 
 TEST_F(ConnectorTest, GivesUpAfterMaxAttempts) {

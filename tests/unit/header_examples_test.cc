@@ -55,6 +55,9 @@ struct FakeTransport {
       });
   vscard::Connector& connector = *holder;
   connector.start();
+  // On the session's HostInit event (the host's Init arrived): a loss of
+  // this connection retries after backoff.initial, however short it was.
+  connector.session_established();
 }
 
 // session_link.h

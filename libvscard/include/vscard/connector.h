@@ -18,6 +18,9 @@
 //         g_warning("%s", e->message);
 //       });
 //   connector.start();
+//   // On the session's HostInit event (the host's Init arrived): a loss of
+//   // this connection retries after backoff.initial, however short it was.
+//   connector.session_established();
 #pragma once
 
 #include <gio/gio.h>
@@ -58,8 +61,9 @@ class Connector {
     unsigned max_attempts = 0;
     // Per attempt, for TCP connect + TLS handshake; 0 s: no limit.
     std::chrono::seconds timeout{20};
-    // A connection that lived at least this long resets the backoff; a peer that
-    // accepts and drops us at once keeps the delays growing.
+    // A connection that lived at least this long resets the backoff, even
+    // without session_established(); a peer that accepts and drops us at once
+    // keeps the delays growing.
     std::chrono::seconds stable_after{10};
   };
   using ConnectedHandler = std::function<void(std::unique_ptr<Connection> connection)>;
@@ -77,8 +81,19 @@ class Connector {
 
   // First attempt now.
   void start();
-  // The connection handed out has ended: next attempt after the backoff delay.
-  void reconnect();
+  // The connection handed out carried a real session (for VSCard: the host's
+  // Init arrived). When it ends, reconnect() starts the backoff again from
+  // backoff.initial, however short the session was: a peer that served a
+  // session is healthy, and a CI running many short sessions (vschost --once)
+  // against one client must not wait longer before each. A connection without
+  // this call resets the backoff only if it lived stable_after, so a peer that
+  // accepts and drops us before any session keeps the delays growing.
+  void session_established();
+  // The connection handed out has ended: next attempt after the backoff delay,
+  // which is returned (for the log). The delay is backoff.initial (with
+  // jitter) after a session_established() connection or one that lived
+  // stable_after; otherwise the next step of the sequence.
+  std::chrono::milliseconds reconnect();
   // Cancels any attempt or scheduled retry. start() may be called again.
   void stop();
   // An attempt is running or scheduled.

@@ -41,6 +41,7 @@ struct Connector::Impl : std::enable_shared_from_this<Impl> {
   unsigned retry_index = 0;  // position in the backoff sequence
   bool connecting = false;
   gint64 connected_at = 0;   // monotonic µs of the last success, 0 if none
+  bool session_worked = false;  // session_established() on the last connection
   GRand* rand = g_rand_new();
 
   ~Impl() { g_rand_free(rand); }
@@ -105,6 +106,7 @@ struct Connector::Impl : std::enable_shared_from_this<Impl> {
     connecting = false;
     failures = 0;
     connected_at = g_get_monotonic_time();
+    session_worked = false;
     on_connected(std::move(connection));
   }
 
@@ -186,13 +188,17 @@ void Connector::start() {
   impl_->attempt();
 }
 
-void Connector::reconnect() {
+void Connector::session_established() { impl_->session_worked = true; }
+
+std::chrono::milliseconds Connector::reconnect() {
   impl_->stop();
   const gint64 lived = g_get_monotonic_time() - impl_->connected_at;
-  if (impl_->connected_at != 0 &&
-      lived >= std::chrono::duration_cast<std::chrono::microseconds>(impl_->options.stable_after).count())
-    impl_->retry_index = 0;
-  impl_->schedule();
+  const bool stable =
+      impl_->connected_at != 0 &&
+      lived >= std::chrono::duration_cast<std::chrono::microseconds>(impl_->options.stable_after).count();
+  if (impl_->session_worked || stable) impl_->retry_index = 0;
+  impl_->session_worked = false;  // counts once: the next loss is judged afresh
+  return impl_->schedule();
 }
 
 void Connector::stop() { impl_->stop(); }
