@@ -4,7 +4,10 @@
 // refusal with the error text a user would see. Also the credentials loader.
 #include "vscard/tls.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -306,6 +309,29 @@ TEST_F(TlsTest, NoFallbackToPlaintext) {
   ASSERT_TRUE(run_until([&] { return !rejected.empty(); }));
   EXPECT_NE(rejected[0].find("TLS handshake with client 127.0.0.1:"), std::string::npos) << rejected[0];
   EXPECT_EQ(accepted.size(), 1u);  // only the earlier plaintext one
+}
+
+// A closed connection's descriptor number is free for the next socket (the
+// next accepted client, in vschost). Destroying the server's TLS stream
+// (GIOStream dispose closes it) used to send close_notify on that number
+// after the socket was closed, i.e. into whichever connection had it now.
+TEST_F(TlsTest, ClosedServerConnectionNeverWritesToItsOldDescriptor) {
+  start("client", /*verify_peer=*/true);
+  expect_exchange();
+  const int fd = g_socket_get_fd(accepted[0]->connection->socket());
+  accepted[0]->connection->close();
+  ASSERT_EQ(fcntl(fd, F_GETFD), -1) << "close() closes the socket at once";
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair), 0);
+  ASSERT_EQ(dup2(pair[0], fd), fd);  // another socket takes the number
+  accepted.clear();                  // the Connection and its stream go away
+  run_for(std::chrono::milliseconds(50));
+  char bytes[256];
+  const ssize_t n = recv(pair[1], bytes, sizeof bytes, MSG_DONTWAIT);
+  EXPECT_EQ(n, -1) << n << " bytes were written to descriptor " << fd << " after its connection was closed";
+  close(fd);
+  close(pair[0]);
+  close(pair[1]);
 }
 
 // --- the credentials loader ---

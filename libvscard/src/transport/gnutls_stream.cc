@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <cstdint>
 #include <memory>
 
 #include "transport/gnutls_lib.h"
@@ -19,15 +18,6 @@
 #include "vscard/glib_ptr.h"
 
 namespace vscard::transport {
-
-ssize_t gnutls_fd_pull(gnutls_transport_ptr_t fd, void* data, size_t size) {
-  return recv(static_cast<int>(reinterpret_cast<std::intptr_t>(fd)), data, size, MSG_DONTWAIT);
-}
-
-ssize_t gnutls_fd_push(gnutls_transport_ptr_t fd, const void* data, size_t size) {
-  return send(static_cast<int>(reinterpret_cast<std::intptr_t>(fd)), data, size,
-              MSG_DONTWAIT | MSG_NOSIGNAL);
-}
 
 namespace {
 
@@ -37,15 +27,39 @@ struct Core {
   GSocket* socket;  // owned by base
   bool bye_sent = false;
 
-  Core(GIOStream* b, gnutls_session_t s) : session(s), base(ref_object(b)), socket(socket_of(b)) {}
+  Core(GIOStream* b, gnutls_session_t s) : session(s), base(ref_object(b)), socket(socket_of(b)) {
+    tls_lib().gnutls_transport_set_ptr(session, this);
+    tls_lib().gnutls_transport_set_pull_function(session, &Core::pull);
+    tls_lib().gnutls_transport_set_push_function(session, &Core::push);
+  }
   ~Core() { tls_lib().gnutls_deinit(session); }
   Core(const Core&) = delete;
   Core& operator=(const Core&) = delete;
 
+  // GnuTLS's transport: recv/send without waiting, and MSG_NOSIGNAL so a peer
+  // gone away is an error, not SIGPIPE. Nothing once the socket is closed
+  // (Connection closes the GSocket, not this stream): its descriptor number
+  // may belong to another connection by then, and GIO still closes this
+  // stream when it is disposed, which sent close_notify into that one.
+  static ssize_t pull(gnutls_transport_ptr_t data, void* buffer, size_t size) {
+    const auto* core = static_cast<const Core*>(data);
+    if (g_socket_is_closed(core->socket)) return closed_socket();
+    return recv(g_socket_get_fd(core->socket), buffer, size, MSG_DONTWAIT);
+  }
+  static ssize_t push(gnutls_transport_ptr_t data, const void* buffer, size_t size) {
+    const auto* core = static_cast<const Core*>(data);
+    if (g_socket_is_closed(core->socket)) return closed_socket();
+    return send(g_socket_get_fd(core->socket), buffer, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  static ssize_t closed_socket() {
+    errno = EBADF;
+    return -1;
+  }
+
   // close_notify (RFC 8446 6.1), once, without waiting: the socket buffer
   // takes the alert unless the peer stopped reading, and then it is moot.
   void bye() {
-    if (bye_sent) return;
+    if (bye_sent || g_socket_is_closed(socket)) return;
     bye_sent = true;
     tls_lib().gnutls_bye(session, GNUTLS_SHUT_WR);
   }
@@ -322,10 +336,6 @@ namespace vscard::transport {
 
 GIOStream* gnutls_stream_new(GIOStream* base, gnutls_session_t session) {
   auto core = std::make_shared<Core>(base, session);
-  tls_lib().gnutls_transport_set_ptr(session, reinterpret_cast<gnutls_transport_ptr_t>(
-                                        static_cast<std::intptr_t>(g_socket_get_fd(core->socket))));
-  tls_lib().gnutls_transport_set_pull_function(session, gnutls_fd_pull);
-  tls_lib().gnutls_transport_set_push_function(session, gnutls_fd_push);
   auto* input = static_cast<VscardTlsInput*>(g_object_new(vscard_tls_input_get_type(), nullptr));
   input->core = std::make_unique<CoreRef>(core).release();
   auto* output = static_cast<VscardTlsOutput*>(g_object_new(vscard_tls_output_get_type(), nullptr));

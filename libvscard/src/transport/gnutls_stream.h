@@ -22,10 +22,4 @@ GIOStream* gnutls_stream_new(GIOStream* base, gnutls_session_t session);
 // The base stream if `stream` is one of ours, else null.
 GIOStream* gnutls_stream_base(GIOStream* stream);
 
-// Non-blocking transport functions on a socket fd given as the transport
-// pointer (gnutls_transport_set_ptr((void*)(intptr_t)fd)): recv/send with
-// MSG_DONTWAIT, and MSG_NOSIGNAL so a peer gone away is an error, not SIGPIPE.
-ssize_t gnutls_fd_pull(gnutls_transport_ptr_t fd, void* data, size_t size);
-ssize_t gnutls_fd_push(gnutls_transport_ptr_t fd, const void* data, size_t size);
-
 }  // namespace vscard::transport
