@@ -311,6 +311,31 @@ TEST_F(TlsTest, NoFallbackToPlaintext) {
   EXPECT_EQ(accepted.size(), 1u);  // only the earlier plaintext one
 }
 
+// A TLS record larger than the read buffer leaves decrypted bytes inside
+// GnuTLS while the socket has nothing more to read: the stream's source must
+// count them as readable (gnutls_record_check_pending), or the rest of the
+// message waits for the client's next write.
+TEST_F(TlsTest, RecordLargerThanTheReadBufferIsReadWhole) {
+  Listener::Options server;
+  server.tls = TlsServerOptions{load("server", TlsCredentials::Endpoint::Server), true};
+  server.connection.read_buffer_size = 100;
+  listener_ = listen(Address::tcp("127.0.0.1", 0), server);
+  ASSERT_TRUE(listener_);
+  Connector::Options options;
+  options.address = Address::tcp("127.0.0.1", listener_->port());
+  options.tls = TlsClientOptions{load("client", TlsCredentials::Endpoint::Client), ""};
+  options.max_attempts = 1;
+  connector_ = connector(options);
+  connector_->start();
+  ASSERT_TRUE(run_until([&] { return !connected.empty() && !accepted.empty(); }));
+  accepted[0]->start();
+  connected[0]->start();
+  const std::string message(10000, 'x');  // one write, one record (at most 16 KiB)
+  connected[0]->write(message);
+  ASSERT_TRUE(run_until([&] { return accepted[0]->received.size() == message.size(); }, std::chrono::seconds(5)))
+      << accepted[0]->received.size() << " of " << message.size() << " bytes read";
+}
+
 // A closed connection's descriptor number is free for the next socket (the
 // next accepted client, in vschost). Destroying the server's TLS stream
 // (GIOStream dispose closes it) used to send close_notify on that number
