@@ -289,6 +289,30 @@ class TraceTest(unittest.TestCase):
             c.wait_output("31 32 33 34 35 36 37 38", stream="stderr")
 
 
+class CardControlLogTest(unittest.TestCase):
+    """docs/vicc.md: vscclient's -v logs each CardControl event (vicc itself
+    logs the frames it gets only at -vvv, its INFO level); without -v nothing."""
+
+    def power_cycle(self, flags):
+        with ScriptedHost() as host, Vscclient(["--soft-card", *flags], host.port) as c:
+            peer = host.accept()
+            host_handshake(peer, caps=(vp.CAP_CARD_CONTROL,))
+            peer.send(vp.msg(vp.CARD_CONTROL, 0, struct.pack(">I", vp.POWER_OFF)))
+            peer.send(vp.msg(vp.CARD_CONTROL, 0, struct.pack(">I", vp.POWER_ON)))
+            peer.expect(vp.ATR)  # both events are handled by now
+            return c.stderr()
+
+    def test_power_events_logged_at_v(self):
+        err = self.power_cycle(["-v"])
+        self.assertIn("host: power off for the card in", err)
+        self.assertIn("host: power on for the card in", err)
+
+    def test_power_events_not_logged_without_v(self):
+        err = self.power_cycle([])
+        self.assertNotIn("power off", err)
+        self.assertNotIn("power on", err)
+
+
 class MessagesTest(unittest.TestCase):
     """Every stderr line in one format; a host that stays away is said once."""
 
