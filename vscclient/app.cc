@@ -2,14 +2,13 @@
 // vscclient's main loop (see app.h).
 #include "app.h"
 
-#include <glib-unix.h>
-
 #include <csignal>
 #include <string>
 #include <utility>
 
 #include "card_sources.h"
 #include "log.h"
+#include "signal_watch.h"
 #include "vscard/overloaded.h"
 
 namespace vscclient {
@@ -30,12 +29,14 @@ App::~App() {
   uplink_.reset();
   if (source_) source_->stop();
   source_.reset();
-  for (guint id : signal_watches_) g_source_remove(id);
   if (loop_ != nullptr) g_main_loop_unref(loop_);
 }
 
 int App::run() {
   std::signal(SIGPIPE, SIG_IGN);
+  // Before the card sources start their threads (signal_watch.h).
+  signals_ = std::make_unique<programs::SignalWatch>(std::initializer_list<int>{SIGINT, SIGTERM},
+                                                     [this](int) { begin_exit(); });
   loop_ = g_main_loop_new(nullptr, FALSE);
 
   std::string error;
@@ -53,15 +54,6 @@ int App::run() {
     return exit_status(ExitCause::SetupFailed);
   }
 
-  for (int signal : {SIGINT, SIGTERM}) {
-    signal_watches_.push_back(g_unix_signal_add(
-        signal,
-        [](gpointer self) -> gboolean {
-          static_cast<App*>(self)->begin_exit();
-          return G_SOURCE_CONTINUE;
-        },
-        this));
-  }
   console_.start();
   uplink_->start();
   g_main_loop_run(loop_);

@@ -15,6 +15,7 @@
 #include "console.h"
 #include "exit_cause.h"
 #include "options.h"
+#include "signal_watch.h"
 #include "uplink.h"
 #include "vscard/client_session.h"
 
@@ -46,7 +47,7 @@ class App {
   Console console_;
   // Declared after session_ and bridge_: its link goes before the session.
   std::unique_ptr<Uplink> uplink_;
-  std::vector<guint> signal_watches_;
+  std::unique_ptr<programs::SignalWatch> signals_;  // SIGINT, SIGTERM: begin_exit()
 };
 
 }  // namespace vscclient

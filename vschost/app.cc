@@ -3,7 +3,6 @@
 
 #include "app.h"
 
-#include <glib-unix.h>
 #include <glib.h>
 #include <signal.h>
 
@@ -17,6 +16,7 @@
 #include "program_log.h"
 #include "qemu_limits.h"
 #include "script_file.h"
+#include "signal_watch.h"
 #include "vpcd_export.h"
 #include "vscard/glib_ptr.h"
 #include "vscard/tls.h"
@@ -37,6 +37,12 @@ int run(const Options& options) {
   // per-poll lines, vpcd_export.cc), never from other domains.
   programs::set_log_level(options.verbose > 0 ? 1 : 0);
   signal(SIGPIPE, SIG_IGN);
+  // Blocks SIGINT and SIGTERM before any thread starts (signal_watch.h); the
+  // main loop they stop is created below, so the handler looks it up.
+  GMainLoop* running = nullptr;
+  programs::SignalWatch signals({SIGINT, SIGTERM}, [&running](int) {
+    if (running != nullptr) g_main_loop_quit(running);
+  });
 
   std::optional<Script> script;
   std::string error;
@@ -144,14 +150,7 @@ int run(const Options& options) {
   std::fflush(stderr);
   if (reporter) reporter->begin();
 
-  // The signal sources stay attached until removed below (G_SOURCE_CONTINUE):
-  // removing a source that already removed itself is a GLib-CRITICAL.
-  auto quit = +[](gpointer data) -> gboolean {
-    g_main_loop_quit(static_cast<GMainLoop*>(data));
-    return G_SOURCE_CONTINUE;
-  };
-  guint sigint = g_unix_signal_add(SIGINT, quit, loop.get());
-  guint sigterm = g_unix_signal_add(SIGTERM, quit, loop.get());
+  running = loop.get();
   guint timer = 0;
   struct TimeoutData {
     GMainLoop* loop;
@@ -174,8 +173,6 @@ int run(const Options& options) {
   g_main_loop_run(loop.get());
 
   if (timer != 0 && !timed_out) g_source_remove(timer);
-  g_source_remove(sigint);
-  g_source_remove(sigterm);
   if (timed_out) g_message("--timeout reached after %g s; stopping", options.timeout_seconds);
   // Unfinished script runs end here: their running step fails, the rest are not run.
   server.shutdown(timed_out ? "vschost --timeout reached" : "vschost stopped");
