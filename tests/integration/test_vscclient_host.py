@@ -5,6 +5,8 @@ The real-peer counterparts are test_vscclient_qemu.py (QEMU 7.2's passthru) and,
 once vschost lands, the vschost-driven tests. This module covers what needs
 exact control of the host: hostile input, restarts, the Reconnect extension.
 """
+import os
+import signal
 import socket
 import struct
 import time
@@ -59,6 +61,23 @@ class SoftCardTest(unittest.TestCase):
                 self.assertNotIn("creating the soft-card", second.stderr())
             self.assertIn("creating the soft-card", first.stderr())
 
+    def test_two_threads_main_and_libcacard(self):
+        # Issue 19: libcacard's vscclient runs on two threads, so do we with a
+        # soft card over plain TCP to an IP literal: the main loop and
+        # libcacard's event thread. No GLib worker ("gmain"): signals come
+        # through a signalfd, the connect needs no GTask (socket_connect.h).
+        with ScriptedHost() as host, Vscclient(["--soft-card"], host.port) as client:
+            peer = host.accept()
+            host_handshake(peer)
+            _, sw = cac.select(peer, cac.PKI_AIDS[0])
+            self.assertEqual(sw, b"\x90\x00")
+            tasks = f"/proc/{client.proc.pid}/task"
+            names = []
+            for tid in sorted(os.listdir(tasks)):
+                with open(f"{tasks}/{tid}/comm") as f:
+                    names.append(f.read().strip())
+            self.assertEqual(names, ["vscclient", "vscclient"])
+
     def test_ipv6_host(self):
         try:
             host = ScriptedHost("::1")
@@ -106,6 +125,15 @@ class CommandsTest(unittest.TestCase):
             peer = host.accept()
             host_handshake(peer)
             client.proc.terminate()
+            self.assertEqual(peer.recv()[:2], (vp.CARD_REMOVE, 0))
+            self.assertEqual(peer.recv()[:2], (vp.READER_REMOVE, 0))
+            self.assertEqual(client.wait(), 0)
+
+    def test_sigint_removes_card_and_reader_first(self):
+        with ScriptedHost() as host, Vscclient(["--soft-card"], host.port) as client:
+            peer = host.accept()
+            host_handshake(peer)
+            client.proc.send_signal(signal.SIGINT)
             self.assertEqual(peer.recv()[:2], (vp.CARD_REMOVE, 0))
             self.assertEqual(peer.recv()[:2], (vp.READER_REMOVE, 0))
             self.assertEqual(client.wait(), 0)

@@ -2,8 +2,13 @@
 // Connector: the backoff formula, connecting before the listener exists
 // (refused, backing off, then connected), reconnect after the peer goes away,
 // the backoff after short connections with and without a session, giving up
-// after max_attempts, and stop().
+// after max_attempts, a host that never answers (timeout), and stop().
 #include "vscard/connector.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "transport_fixture.h"
 #include "vscard/transport_error.h"
@@ -159,6 +164,38 @@ TEST_F(ConnectorTest, DestroyedWhileConnecting) {
   c.reset();  // the pending connect completes (cancelled) after the Connector is gone
   run_for(100ms);
   EXPECT_TRUE(connected.empty());
+}
+
+// A listener whose accept queue is full drops further SYNs (Linux
+// tcp_conn_request): the connect hangs in SYN_SENT until the attempt's timeout.
+TEST_F(ConnectorTest, TimesOutWhenTheHostNeverAnswers) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 0), 0);
+  socklen_t len = sizeof addr;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::vector<int> fillers;  // never accepted: they fill the queue
+  for (int i = 0; i < 3; ++i) {
+    fillers.push_back(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    connect(fillers.back(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  }
+  Connector::Options options;
+  options.address = Address::tcp("127.0.0.1", ntohs(addr.sin_port));
+  options.timeout = 1s;
+  options.max_attempts = 1;
+  auto c = connector(options);
+  c->start();
+  ASSERT_TRUE(run_until([&] { return gave_up; }, 5s));
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failure_codes[0], std::make_pair(G_IO_ERROR, static_cast<int>(G_IO_ERROR_TIMED_OUT)));
+  EXPECT_NE(failures[0].find("cannot connect to 127.0.0.1:"), std::string::npos) << failures[0];
+  EXPECT_NE(failures[0].find("timed out"), std::string::npos) << failures[0];
+  EXPECT_TRUE(connected.empty());
+  for (int fd : fillers) close(fd);
+  close(listener);
 }
 
 TEST_F(ConnectorTest, PortZeroIsRefused) {

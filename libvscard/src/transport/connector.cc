@@ -3,11 +3,10 @@
 #define G_LOG_DOMAIN "vscard"
 #include "vscard/connector.h"
 
-#include <gio/gunixsocketaddress.h>
-
 #include <algorithm>
 #include <cmath>
 
+#include "transport/socket_connect.h"
 #include "transport/socket_util.h"
 #include "transport/tls_handshake.h"
 #include "vscard/glib_ptr.h"
@@ -28,7 +27,8 @@ struct Connector::Impl : std::enable_shared_from_this<Impl> {
   Options options;
   ConnectedHandler on_connected;
   FailedHandler on_failed;
-  GObjectPtr<GSocketClient> client;  // one per attempt: identifies stale completions
+  std::unique_ptr<transport::SocketConnect> direct;  // the attempt without a name lookup
+  GObjectPtr<GSocketClient> client;  // one per attempt with a name: identifies stale completions
   GObjectPtr<GCancellable> cancellable;
   GSourcePtr timer;
   std::shared_ptr<transport::TlsHandshake> handshake;
@@ -51,6 +51,16 @@ struct Connector::Impl : std::enable_shared_from_this<Impl> {
   void attempt() {
     timer.reset();
     connecting = true;
+    // An IP literal or a Unix path: connected on this thread, no GTask (see
+    // socket_connect.h). stop() cancels it by dropping it.
+    direct = transport::SocketConnect::start(
+        options.address, options.timeout, g_main_context_get_thread_default(),
+        [this](GObjectPtr<GSocketConnection> connection, GErrorPtr error) {
+          auto self = shared_from_this();  // the handlers may drop the Connector
+          direct.reset();
+          connected(std::move(connection), std::move(error));
+        });
+    if (direct) return;
     cancellable.reset(g_cancellable_new());
     client.reset(g_socket_client_new());
     g_socket_client_set_timeout(client.get(), static_cast<guint>(options.timeout.count()));
@@ -62,15 +72,14 @@ struct Connector::Impl : std::enable_shared_from_this<Impl> {
     // for nothing (tests/bench --reference, issue 19).
     g_socket_client_set_enable_proxy(client.get(), FALSE);
     GObjectPtr<GSocketConnectable> connectable(
-        options.address.is_unix()
-            ? G_SOCKET_CONNECTABLE(g_unix_socket_address_new(options.address.path.c_str()))
-            : g_network_address_new(options.address.host.c_str(), options.address.port));
+        g_network_address_new(options.address.host.c_str(), options.address.port));
     keep_alive = shared_from_this();
     ++pending_connects;
-    g_socket_client_connect_async(client.get(), connectable.get(), cancellable.get(), &Impl::connected, this);
+    g_socket_client_connect_async(client.get(), connectable.get(), cancellable.get(),
+                                  &Impl::resolved_and_connected, this);
   }
 
-  static void connected(GObject* source, GAsyncResult* result, gpointer data) {
+  static void resolved_and_connected(GObject* source, GAsyncResult* result, gpointer data) {
     auto self = static_cast<Impl*>(data)->shared_from_this();
     if (--self->pending_connects == 0) self->keep_alive.reset();
     GErrorPtr error;
@@ -78,21 +87,26 @@ struct Connector::Impl : std::enable_shared_from_this<Impl> {
         g_socket_client_connect_finish(G_SOCKET_CLIENT(source), result, error.out()));
     if (G_SOCKET_CLIENT(source) != self->client.get()) return;  // stopped or superseded meanwhile
     self->client.reset();
+    self->connected(std::move(connection), std::move(error));
+  }
+
+  // The socket is connected (or not): TLS handshake, or the connection.
+  void connected(GObjectPtr<GSocketConnection> connection, GErrorPtr error) {
     // failed() words it ("cannot connect to TARGET: ..."); prefixing here too
     // printed the target twice.
-    if (!connection) return self->failed(std::move(error), true);
-    if (!self->options.tls) return self->succeeded(G_IO_STREAM(connection.get()));
-    const auto& tls = *self->options.tls;
-    const std::string name = !tls.hostname.empty() ? tls.hostname
-                             : self->options.address.is_unix() ? std::string("localhost")
-                                                               : self->options.address.host;
-    const unsigned generation = self->generation;
-    std::weak_ptr<Impl> weak = self;
-    self->handshake = transport::TlsHandshake::client(
-        G_IO_STREAM(connection.get()), tls, name, self->options.address.port, self->target(),
-        self->options.timeout, [weak, generation](GObjectPtr<GIOStream> stream, GErrorPtr error) {
+    if (!connection) return failed(std::move(error), true);
+    if (!options.tls) return succeeded(G_IO_STREAM(connection.get()));
+    const auto& tls = *options.tls;
+    const std::string name = !tls.hostname.empty()      ? tls.hostname
+                             : options.address.is_unix() ? std::string("localhost")
+                                                         : options.address.host;
+    const unsigned current = generation;
+    std::weak_ptr<Impl> weak = shared_from_this();
+    handshake = transport::TlsHandshake::client(
+        G_IO_STREAM(connection.get()), tls, name, options.address.port, target(), options.timeout,
+        [weak, current](GObjectPtr<GIOStream> stream, GErrorPtr error) {
           auto impl = weak.lock();
-          if (!impl || impl->generation != generation) return;
+          if (!impl || impl->generation != current) return;
           impl->handshake.reset();
           if (stream) impl->succeeded(stream.get());
           else impl->failed(std::move(error), false);
@@ -148,6 +162,7 @@ struct Connector::Impl : std::enable_shared_from_this<Impl> {
 
   void stop() {
     ++generation;
+    direct.reset();
     client.reset();
     timer.reset();
     if (cancellable) g_cancellable_cancel(cancellable.get());
