@@ -41,29 +41,37 @@ void PcscReaderWorker::State::run() {
   context.release();
 }
 
+void PcscReaderWorker::State::push(std::function<void()> job) {
+  {
+    std::lock_guard lock(mutex);
+    jobs.push_back(std::move(job));
+  }
+  // Outside the lock: notified under it, the woken thread would find the
+  // mutex still held and sleep again on it, and unlocking would have to wake
+  // it a second time (two more futex calls and a context switch per APDU,
+  // strace of vscclient --pcsc, tests/bench/README.md).
+  cv.notify_one();
+}
+
 void PcscReaderWorker::transmit(std::vector<std::uint8_t> apdu, std::size_t max_response,
                                 Done done) {
-  std::lock_guard lock(state_->mutex);
   State* state = state_.get();  // the job runs on the thread, which holds the state
-  state->jobs.push_back([state, apdu = std::move(apdu), max_response, done = std::move(done)] {
+  state->push([state, apdu = std::move(apdu), max_response, done = std::move(done)] {
     PcscTransmitResult result = state->do_transmit(apdu, max_response);
     // Under the lock: once the destructor has set `stopping`, its owner may be
     // gone, and `done` (which reaches it) must not run.
     std::lock_guard lock(state->mutex);
     if (!state->stopping) done(std::move(result));
   });
-  state->cv.notify_one();
 }
 
 void PcscReaderWorker::power(Power action, Done done) {
-  std::lock_guard lock(state_->mutex);
   State* state = state_.get();
-  state->jobs.push_back([state, action, done = std::move(done)] {
+  state->push([state, action, done = std::move(done)] {
     PcscTransmitResult result = state->do_power(action);
     std::lock_guard lock(state->mutex);  // as in transmit()
     if (!state->stopping) done(std::move(result));
   });
-  state->cv.notify_one();
 }
 
 PcscTransmitResult PcscReaderWorker::State::do_power(Power action) {
@@ -89,13 +97,11 @@ PcscTransmitResult PcscReaderWorker::State::do_power(Power action) {
 }
 
 void PcscReaderWorker::card_changed(bool inserted) {
-  std::lock_guard lock(state_->mutex);
   State* state = state_.get();
-  state->jobs.push_back([state, inserted] {
+  state->push([state, inserted] {
     state->card.disconnect();
     if (inserted && state->exclusive) state->ensure_connected();
   });
-  state->cv.notify_one();
 }
 
 LONG PcscReaderWorker::State::ensure_connected() {
@@ -125,9 +131,11 @@ PcscTransmitResult PcscReaderWorker::State::do_transmit(const std::vector<std::u
     return result;
   };
 
-  // pcsc-lite refuses buffers beyond its extended-APDU limit.
-  std::vector<std::uint8_t> buffer(
-      std::clamp<std::size_t>(max_response, 2, MAX_BUFFER_SIZE_EXTENDED));
+  // pcsc-lite refuses buffers beyond its extended-APDU limit. The buffer is
+  // the worker's, kept from one APDU to the next: a new one was up to 64 KiB
+  // allocated and zeroed per APDU, for a response of a few bytes.
+  const std::size_t limit = std::clamp<std::size_t>(max_response, 2, MAX_BUFFER_SIZE_EXTENDED);
+  if (buffer.size() < limit) buffer.resize(limit);
   for (int attempt = 0; attempt < 2; ++attempt) {
     LONG rv = ensure_connected();
     // After a pcscd restart this worker's context is the old daemon's: the
@@ -135,7 +143,7 @@ PcscTransmitResult PcscReaderWorker::State::do_transmit(const std::vector<std::u
     // a new one once (found by test_vscclient_pcsc's pcscd restart).
     if (pcsc_service_gone(rv) && attempt == 0) continue;
     if (rv != SCARD_S_SUCCESS) return fail("cannot connect to the card in " + reader, rv);
-    DWORD size = static_cast<DWORD>(buffer.size());
+    DWORD size = static_cast<DWORD>(limit);
     rv = card.transmit(apdu.data(), static_cast<DWORD>(apdu.size()), buffer.data(), &size);
     if (rv == SCARD_S_SUCCESS && size < 2) {
       // A response APDU ends with SW1 SW2 (ISO 7816-4 5.1). vpcd reports a card
@@ -147,9 +155,8 @@ PcscTransmitResult PcscReaderWorker::State::do_transmit(const std::vector<std::u
       return result;
     }
     if (rv == SCARD_S_SUCCESS) {
-      buffer.resize(size);
       result.ok = true;
-      result.response = std::move(buffer);
+      result.response.assign(buffer.begin(), buffer.begin() + size);
       return result;
     }
     if (rv == SCARD_W_RESET_CARD && attempt == 0) {
@@ -162,7 +169,7 @@ PcscTransmitResult PcscReaderWorker::State::do_transmit(const std::vector<std::u
     }
     if (rv == SCARD_E_INSUFFICIENT_BUFFER)
       return fail("the response of the card in " + reader + " exceeds " +
-                      std::to_string(buffer.size()) + " bytes", rv);
+                      std::to_string(limit) + " bytes", rv);
     if (rv == SCARD_W_RESET_CARD) card.disconnect();
     return fail("APDU to the card in " + reader + " failed", rv);
   }

@@ -65,12 +65,14 @@ class PcscReaderWorker {
     bool exclusive;
     PcscContext context;  // worker thread only
     PcscCard card;        // worker thread only
+    std::vector<std::uint8_t> buffer;  // worker thread only: SCardTransmit's response
     std::mutex mutex;     // guards jobs, stopping, and every `done` call
     std::condition_variable cv;
     std::deque<std::function<void()>> jobs;
     bool stopping = false;
 
     void run();
+    void push(std::function<void()> job);
     PcscTransmitResult do_transmit(const std::vector<std::uint8_t>& apdu, std::size_t max_response);
     LONG ensure_connected();
     PcscTransmitResult do_power(Power action);

@@ -14,6 +14,13 @@
 // from spawning it to its first ATR are reported with the latencies as one
 // JSON object on stdout. The client's own output goes to --client-log. APDUs go
 // to the reader whose card arrived first.
+//
+// --direct-reader NAME (with --apdu; built when libpcsclite is): every APDU
+// through the client is followed by the same APDU sent straight to PC/SC
+// reader NAME with SCardTransmit, timed apart (direct_latency_*). The client
+// being vscclient --pcsc on that reader, the two alternate APDU by APDU, so
+// the machine's load drifts alike for both and `added_p50_us` (bridge p50
+// minus direct p50) is not two runs' noise (run-bench.sh --sections pcsc).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -29,6 +36,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +45,9 @@
 #include "cac_session.h"
 #include "vscard/apdu.h"
 #include "vscard/host_session.h"
+#if APDU_DRIVER_PCSC
+#include "pcsc_card.h"
+#endif
 
 namespace {
 
@@ -50,6 +61,7 @@ struct Args {
   std::size_t count = 20000, warmup = 500, sessions = 0;
   double wait_card_s = 120;
   std::string client_log = "/dev/null";
+  std::string direct_reader;
   std::vector<std::string> client;
 };
 
@@ -70,11 +82,16 @@ Args parse(int argc, char** argv) {
     else if (opt == "--cac-sessions") a.sessions = std::stoul(v);
     else if (opt == "--wait-card") a.wait_card_s = std::stod(v);
     else if (opt == "--client-log") a.client_log = v;
+    else if (opt == "--direct-reader") a.direct_reader = v;
     else die("unknown option " + opt);
   }
   for (++i; i < argc; ++i) a.client.emplace_back(argv[i]);
   if (a.client.empty()) die("usage: apdu_driver OPTIONS -- CLIENT ARGS... ({port} is replaced)");
   if (a.apdu.empty() && a.sessions == 0) die("give --apdu HEX or --cac-sessions K");
+  if (!a.direct_reader.empty() && a.apdu.empty()) die("--direct-reader needs --apdu");
+#if !APDU_DRIVER_PCSC
+  if (!a.direct_reader.empty()) die("--direct-reader: built without libpcsclite");
+#endif
   return a;
 }
 
@@ -270,7 +287,31 @@ int main(int argc, char** argv) {
   if (!args.apdu.empty()) {
     if (!host.transmit(args.apdu, response)) die("the first APDU failed");
     std::string first = vscard::to_hex(response);
-    for (std::size_t i = 0; i < args.warmup; ++i) host.transmit(args.apdu, response);
+    // One APDU straight to --direct-reader; its time goes to `direct`.
+    bench::Latencies direct;
+    std::function<bool()> direct_apdu = [] { return true; };
+#if APDU_DRIVER_PCSC
+    bench::PcscCard direct_card;
+    if (!args.direct_reader.empty()) {
+      std::string error;
+      if (!direct_card.open(args.direct_reader, error)) {
+        stop_client();
+        die("--direct-reader: " + error);
+      }
+      direct.reserve(args.count);
+      direct_apdu = [&] {
+        std::uint64_t t0 = bench::now_ns();
+        if (direct_card.transmit(args.apdu) != SCARD_S_SUCCESS) return false;
+        direct.add(bench::now_ns() - t0);
+        return true;
+      };
+    }
+#endif
+    for (std::size_t i = 0; i < args.warmup; ++i) {
+      host.transmit(args.apdu, response);
+      direct_apdu();
+    }
+    direct.ns.clear();
     lat.reserve(args.count);
     cpu0 = bench::process_cpu_seconds(client);
     switches0 = voluntary_switches(client);
@@ -279,9 +320,15 @@ int main(int argc, char** argv) {
     for (; done < args.count; ++done) {
       std::uint64_t t0 = bench::now_ns();
       if (!host.transmit(args.apdu, response)) break;
-      lat.add(bench::now_ns() - t0);
+      std::uint64_t t1 = bench::now_ns();
+      lat.add(t1 - t0);
+      elapsed += t1 - t0;  // the client's time only, with --direct-reader
+      if (!direct_apdu()) {
+        stop_client();
+        die("--direct-reader: SCardTransmit failed");
+      }
     }
-    elapsed = bench::now_ns() - start;
+    if (args.direct_reader.empty()) elapsed = bench::now_ns() - start;
     cpu1 = bench::process_cpu_seconds(client);
     switches1 = voluntary_switches(client);
     oncpu1 = on_cpu_ns(client);
@@ -290,6 +337,10 @@ int main(int argc, char** argv) {
         .str("response", first.size() > 64 ? first.substr(0, 64) + "..." : first)
         .integer("request_bytes", static_cast<long long>(12 + args.apdu.size()))
         .integer("response_bytes", static_cast<long long>(12 + response.size()));
+    if (!args.direct_reader.empty()) {
+      double bridge_p50 = lat.percentile_us(0.50), direct_p50 = direct.percentile_us(0.50);
+      json.latencies("direct_latency", direct).num("added_p50_us", bridge_p50 - direct_p50);
+    }
   } else {
     bench::CacSession cac([&](const bench::ApduBytes& c, bench::ApduBytes& r) {
       return host.transmit(c, r);

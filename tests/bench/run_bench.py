@@ -152,17 +152,18 @@ def start_pcsc_card(args, env, pcsc_env):
 
 def section_pcsc(args, tmp):
     """vscclient --pcsc to a card behind pcscd + vpcd, against the same APDU sent
-    straight to the same reader with SCardTransmit (pcsc_direct), and the
-    loopback floor: added = bridge p50 - direct p50, over the floor's p50
-    (issue 19's goal: <= 1.2). The three alternate in each repetition; the
-    result holds the medians and every repetition's added figure."""
+    straight to the same reader with SCardTransmit, APDU by APDU in turn
+    (apdu_driver --direct-reader), and the loopback floor: added = bridge p50 -
+    direct p50, over the floor's p50 (issue 19's goal: <= 1.2). Driver and
+    floor runs alternate; the result holds the medians and every repetition's
+    added figure."""
     if args.no_pcsc:
         return {"skipped": "--no-pcsc"}
     if not vscclient_has("--pcsc"):
         return {"skipped": "this vscclient has no --pcsc option"}
     fast = args.pcsc_card != "vicc"
     count = (500 if args.quick else 3000) if fast else (50 if args.quick else 300)
-    reps = 1 if args.quick else (7 if fast else 3)
+    reps = 1 if args.quick else (5 if fast else 3)
     import unittest
     try:
         import pcsc_env
@@ -176,34 +177,55 @@ def section_pcsc(args, tmp):
         reader = pcsc_env.reader_name(0)
         log = os.path.join(tmp, "vscclient-pcsc.log")
         warmup = str(min(200, max(10, count // 20)))
-        bridged, direct, floors, added_each = [], [], [], []
+        bridged, floors, added_each, soft, cards, hops = [], [], [], [], [], []
         for _ in range(reps):
             b = run_json([prog("tests", "bench", "apdu_driver"), "--apdu", VICC_SELECT,
-                          "--count", str(count), "--warmup", warmup, "--client-log", log, "--",
+                          "--count", str(count), "--warmup", warmup, "--client-log", log,
+                          "--direct-reader", reader, "--",
                           prog("vscclient", "vscclient"), f"--pcsc={reader}", "127.0.0.1",
                           "{port}"])
-            d = run_json([prog("tests", "bench", "pcsc_direct"), "--reader", reader,
-                          "--apdu", VICC_SELECT, "--count", str(count), "--warmup", warmup])
             f = run_json([prog("tests", "bench", "echo_floor"),
                           "--request", str(b["request_bytes"] - 12),
                           "--response", str(b["response_bytes"] - 12),
                           "--count", "20000"])
+            # Where the added time goes, beside it: the host leg through
+            # vscclient with no hop (the soft card answers inside the read
+            # callback: its p50 minus libcacard's own time), and one thread hop
+            # alone (worker_hop).
+            soft.append(run_json([prog("tests", "bench", "apdu_driver"), "--apdu", CAC_SELECT,
+                                  "--count", str(count), "--warmup", warmup, "--client-log",
+                                  log, "--", prog("vscclient", "vscclient"), "--soft-card",
+                                  "127.0.0.1", "{port}"]))
+            cards.append(run_json([prog("tests", "bench", "cacard_xfr"), "--apdu", CAC_SELECT,
+                                   "--count", str(count)]))
+            hops.append(run_json([prog("tests", "bench", "worker_hop"), "--count", "20000"]))
             bridged.append(b)
-            direct.append(d)
             floors.append(f)
-            added_each.append((b["latency_p50_us"] - d["latency_p50_us"]) / f["latency_p50_us"])
-        result = {"card": args.pcsc_card, "bridge": median_of(bridged),
-                  "direct": median_of(direct), "floor": median_of(floors),
+            added_each.append(b["added_p50_us"] / f["latency_p50_us"])
+        bridge = median_of(bridged)
+        direct = {k[len("direct_"):]: v for k, v in bridge.items() if k.startswith("direct_")}
+        result = {"card": args.pcsc_card, "bridge": bridge, "direct": direct,
+                  "floor": median_of(floors),
                   "added_p50_ratio_each_repetition": added_each}
+        soft_leg = statistics.median(s["latency_p50_us"] - c["latency_p50_us"]
+                                     for s, c in zip(soft, cards))
+        hop = median_of(hops)["latency_p50_us"]
+        result["parts_us"] = {"soft_card_added_p50": soft_leg, "worker_hop_p50": hop,
+                              "rest": bridge["added_p50_us"] - soft_leg - hop}
         floor_p50 = result["floor"]["latency_p50_us"]
-        added = result["bridge"]["latency_p50_us"] - result["direct"]["latency_p50_us"]
+        # The median over repetitions of each one's (bridge p50 - direct p50).
+        added = bridge["added_p50_us"]
         result["added_p50_us"] = added
         result["added_p50_ratio_to_floor"] = added / floor_p50
         print(f"  {args.pcsc_card} card via --pcsc: p50 {result['bridge']['latency_p50_us']:.1f} us, "
               f"SCardTransmit alone {result['direct']['latency_p50_us']:.1f} us: added "
               f"{added:.1f} us = x{added / floor_p50:.2f} the floor ({floor_p50:.1f} us; "
               f"goal <= 1.2; each repetition {', '.join(f'{r:.2f}' for r in added_each)}); "
-              f"client CPU {result['bridge']['client_cpu_us_per_item']:.0f} us/APDU")
+              f"client CPU {result['bridge']['client_oncpu_us_per_item']:.0f} us/APDU")
+        parts = result["parts_us"]
+        print(f"  parts: host leg with no hop (soft card p50 - libcacard) "
+              f"{parts['soft_card_added_p50']:.1f} us, worker hop alone "
+              f"{parts['worker_hop_p50']:.1f} us, rest {parts['rest']:.1f} us")
         return result
     except Exception as e:  # report, do not abort the other sections
         print(f"  pcsc: failed: {e}")
