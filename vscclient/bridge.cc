@@ -167,72 +167,86 @@ void Bridge::on_apdu(vscard::ReaderHandle handle, vscard::Bytes apdu) {
   auto presenter = presenters_.find(handle);
   if (presenter == presenters_.end()) {
     transmit(handle, apdu);
-  } else {
-    follow(handle, presenter->second.on_command(apdu), apdu);
+  } else if (auto command = follow(handle, presenter->second.on_command(apdu), apdu)) {
+    transmit(handle, *command);
   }
 }
 
-void Bridge::follow(vscard::ReaderHandle handle, vscard::T0Presenter::Step step,
-                    std::span<const std::uint8_t> host_command) {
+std::optional<std::vector<std::uint8_t>> Bridge::follow(vscard::ReaderHandle handle,
+                                                        vscard::T0Presenter::Step step,
+                                                        std::span<const std::uint8_t> host_command) {
   if (auto* reply = std::get_if<vscard::T0Presenter::ToGuest>(&step)) {
     answer(handle, reply->response);
-    return;
+    return std::nullopt;
   }
   auto& command = std::get<vscard::T0Presenter::ToCard>(step).command;
   if (options_.trace && !std::ranges::equal(command, host_command)) {
     g_message("  card > %s: %s", session_.reader(handle)->name.c_str(),
               vscard::format_command_for_log(command, options_.trace_unredacted).c_str());
   }
-  transmit(handle, command);
+  return std::move(command);
 }
 
 void Bridge::transmit(vscard::ReaderHandle handle, std::span<const std::uint8_t> command) {
-  auto route = routes_.find(handle);
-  if (route == routes_.end()) {  // the reader went away between two card transmits
-    session_.send_error(handle, vscard::ErrorCode::General);
-    return;
+  // The presenter's next command for the card (a GET RESPONSE chain, bounded
+  // by T0Presenter): `command` views it from the second round on.
+  std::vector<std::uint8_t> next;
+  for (;;) {
+    auto route = routes_.find(handle);
+    if (route == routes_.end()) {  // the reader went away between two card transmits
+      session_.send_error(handle, vscard::ErrorCode::General);
+      return;
+    }
+    CardSource& source = *route->second.source;
+    const std::size_t max_response = options_.max_message_size - vscard::kHeaderSize;
+    // The fast path: a card that answers without blocking (libcacard from
+    // memory) answers here, in the dispatch that read the command, and the
+    // answer is written before it returns: no job, no callback, no thread.
+    ApduNow now = source.transmit_now(route->second.id, command, max_response);
+    if (now.kind == ApduNow::Kind::Queued) {
+      const std::uint64_t generation = generation_;
+      source.transmit(route->second.id, std::vector<std::uint8_t>(command.begin(), command.end()),
+                      max_response, [this, handle, generation](ApduResult result) {
+                        // An answer to an APDU of a previous connection has nobody to go to.
+                        if (generation != generation_) return;
+                        if (auto more = card_answered(handle, result.ok, result.response, result.error))
+                          transmit(handle, *more);
+                      });
+      return;
+    }
+    // `now.response` is lent by the source (ApduNow): card_answered() has
+    // sent it to the host or the presenter has taken what it needs before the
+    // next round's transmit_now() writes over it.
+    auto more = card_answered(handle, now.kind == ApduNow::Kind::Answered, now.response, now.error);
+    if (!more) return;
+    next = std::move(*more);
+    command = next;
   }
-  CardSource& source = *route->second.source;
-  std::size_t max_response = options_.max_message_size - vscard::kHeaderSize;
-  // The fast path: a card that answers without blocking (libcacard from
-  // memory) answers here, in the dispatch that read the command, and the
-  // answer is written before it returns: no job, no callback, no thread.
-  ApduNow now = source.transmit_now(route->second.id, command, max_response);
-  if (now.kind != ApduNow::Kind::Queued) {
-    card_answered(handle, now.kind == ApduNow::Kind::Answered, now.response, now.error);
-    return;
-  }
-  std::uint64_t generation = generation_;
-  source.transmit(route->second.id, std::vector<std::uint8_t>(command.begin(), command.end()),
-                  max_response, [this, handle, generation](ApduResult result) {
-                    // An answer to an APDU of a previous connection has nobody to go to.
-                    if (generation != generation_) return;
-                    card_answered(handle, result.ok, result.response, result.error);
-                  });
 }
 
-void Bridge::card_answered(vscard::ReaderHandle handle, bool ok,
-                           std::span<const std::uint8_t> response, std::string_view error) {
+std::optional<std::vector<std::uint8_t>> Bridge::card_answered(vscard::ReaderHandle handle, bool ok,
+                                                               std::span<const std::uint8_t> response,
+                                                               std::string_view error) {
   const vscard::ClientSession::ReaderInfo* info = session_.reader(handle);
-  if (info == nullptr) return;
+  if (info == nullptr) return std::nullopt;
   auto presenter = presenters_.find(handle);
   if (!ok) {
     if (presenter != presenters_.end()) presenter->second.on_card_failed();
     g_warning("APDU for %s failed: %.*s", info->name.c_str(), static_cast<int>(error.size()),
               error.data());
     session_.send_error(handle, vscard::ErrorCode::General);
-    return;
+    return std::nullopt;
   }
   if (presenter == presenters_.end()) {
     answer(handle, response);
-    return;
+    return std::nullopt;
   }
   auto step = presenter->second.on_card_response(response);
   auto* reply = std::get_if<vscard::T0Presenter::ToGuest>(&step);
   if (options_.trace && (reply == nullptr || !std::ranges::equal(reply->response, response))) {
     g_message("  card < %s: %s", info->name.c_str(), vscard::to_hex(response).c_str());
   }
-  follow(handle, std::move(step), {});
+  return follow(handle, std::move(step), {});
 }
 
 void Bridge::answer(vscard::ReaderHandle handle, std::span<const std::uint8_t> response) {

@@ -86,15 +86,20 @@ class Bridge final : public CardSourceListener {
     SourceReaderId id = 0;
   };
   std::optional<vscard::ReaderHandle> handle_of(CardSource& source, SourceReaderId id) const;
-  // Does what the presenter asks: answer the host, or transmit to the card.
-  void follow(vscard::ReaderHandle handle, vscard::T0Presenter::Step step,
-              std::span<const std::uint8_t> host_command);
+  // Does what the presenter asks: answers the host here, or returns the
+  // command for the card (the caller transmits it).
+  std::optional<std::vector<std::uint8_t>> follow(vscard::ReaderHandle handle, vscard::T0Presenter::Step step,
+                                                  std::span<const std::uint8_t> host_command);
   // To the card: answered at once when the source can (CardSource::transmit_now),
-  // else through its worker.
+  // else through its worker; then the presenter's further commands, if any,
+  // in a loop (each lent answer is used up before the next transmit_now).
   void transmit(vscard::ReaderHandle handle, std::span<const std::uint8_t> command);
-  // The card's answer (or failure) to the command transmit() sent.
-  void card_answered(vscard::ReaderHandle handle, bool ok, std::span<const std::uint8_t> response,
-                     std::string_view error);
+  // The card's answer (or failure) to the command transmit() sent: sent on to
+  // the host (or an Error), or the presenter's next command for the card.
+  // `response` is not kept.
+  std::optional<std::vector<std::uint8_t>> card_answered(vscard::ReaderHandle handle, bool ok,
+                                                         std::span<const std::uint8_t> response,
+                                                         std::string_view error);
   // A new presenter for the card's `atr` (none with --raw); the ATR the host sees.
   std::vector<std::uint8_t> present(vscard::ReaderHandle handle, std::span<const std::uint8_t> atr);
   void card_controlled(vscard::ReaderHandle handle, vscard::CardControlEvent event,

@@ -54,7 +54,11 @@ struct ApduNow {
     Failed,    // the card could not answer; `error` says why
   };
   Kind kind = Kind::Queued;
-  std::span<const std::uint8_t> response;  // valid until the source's next call
+  // Lent, not given: the source's own buffer, which its next transmit_now()
+  // writes over (no copy and no allocation per APDU). Use it up (send it, or
+  // let the presenter copy what it keeps) before calling the source again;
+  // Bridge::transmit's loop does.
+  std::span<const std::uint8_t> response;
   const char* error = "";
 };
 
