@@ -2,8 +2,8 @@
 """vschost's TLS server (GnuTLS driven on the main loop, gnutls_stream.cc)
 against clients that use TLS in ways vscclient does not: several records in
 one write, a 64 KiB message in one write, a TLS 1.3 KeyUpdate mid-session, a
-TLS 1.2 renegotiation request, a close without close_notify, and close_notify
-while vschost still has replies to write. Each must get a defined outcome:
+TLS 1.2 renegotiation request, a close without close_notify, a TCP reset, a
+fatal alert, and close_notify while vschost still has replies to write. Each must get a defined outcome:
 the messages answered, or the connection ended with a line saying why, and
 vschost serving the next client either way.
 
@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import threading
@@ -104,6 +105,22 @@ class RecordClient:
 
     def close(self):
         self.raw.close()
+
+    def reset(self):
+        """Ends the connection with a TCP reset (SO_LINGER 0), no TLS alert."""
+        self.raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.raw.close()
+
+    def send_fatal_alert(self):
+        """Makes our TLS stack send the fatal alert bad_record_mac (RFC 8446
+        6.2): a forged application-data record is put before it as if vschost
+        had sent it, and the alert it provokes goes to vschost."""
+        self.incoming.write(b"\x17\x03\x03\x00\x20" + os.urandom(32))
+        try:
+            self.tls.read(100)
+        except ssl.SSLError:
+            pass
+        self.flush()
 
 
 class SClient:
@@ -278,6 +295,27 @@ class VschostTlsHostileClientTest(unittest.TestCase):
         c.close()
         self.assertTrue(self.host.wait_stderr("client 1 disconnected: peer closed the connection"),
                         self.host.stderr_text())
+        self.assert_serves_next_client()
+
+    def test_reset_reads_as_without_tls(self):
+        # GnuTLS calls any recv failure "Error in the pull function"; the line
+        # says what the socket said, as for a plaintext client.
+        c = self.client()
+        c.write_records(init())
+        self.expect(c, INIT)
+        c.reset()
+        self.assertTrue(self.host.wait_stderr("client 1 disconnected: "), self.host.stderr_text())
+        self.assertIn("client 1 disconnected: read failed: connection closed by the peer",
+                      self.host.stderr_text())
+        self.assert_serves_next_client()
+
+    def test_fatal_alert_is_named(self):
+        c = self.client()
+        c.write_records(init())
+        self.expect(c, INIT)
+        c.send_fatal_alert()
+        self.assertTrue(self.host.wait_stderr("client 1 disconnected: "), self.host.stderr_text())
+        self.assertIn("the peer sent the fatal alert 'Bad record MAC'", self.host.stderr_text())
         self.assert_serves_next_client()
 
     def test_close_notify_while_vschost_is_writing(self):

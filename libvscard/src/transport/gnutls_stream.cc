@@ -26,6 +26,7 @@ struct Core {
   GObjectPtr<GIOStream> base;
   GSocket* socket;  // owned by base
   bool bye_sent = false;
+  int transport_errno = 0;  // why the last recv/send failed, for the message
 
   Core(GIOStream* b, gnutls_session_t s) : session(s), base(ref_object(b)), socket(socket_of(b)) {
     tls_lib().gnutls_transport_set_ptr(session, this);
@@ -42,18 +43,24 @@ struct Core {
   // may belong to another connection by then, and GIO still closes this
   // stream when it is disposed, which sent close_notify into that one.
   static ssize_t pull(gnutls_transport_ptr_t data, void* buffer, size_t size) {
-    const auto* core = static_cast<const Core*>(data);
-    if (g_socket_is_closed(core->socket)) return closed_socket();
-    return recv(g_socket_get_fd(core->socket), buffer, size, MSG_DONTWAIT);
+    auto* core = static_cast<Core*>(data);
+    if (g_socket_is_closed(core->socket)) return core->closed_socket();
+    return core->noted(recv(g_socket_get_fd(core->socket), buffer, size, MSG_DONTWAIT));
   }
   static ssize_t push(gnutls_transport_ptr_t data, const void* buffer, size_t size) {
-    const auto* core = static_cast<const Core*>(data);
-    if (g_socket_is_closed(core->socket)) return closed_socket();
-    return send(g_socket_get_fd(core->socket), buffer, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    auto* core = static_cast<Core*>(data);
+    if (g_socket_is_closed(core->socket)) return core->closed_socket();
+    return core->noted(send(g_socket_get_fd(core->socket), buffer, size, MSG_DONTWAIT | MSG_NOSIGNAL));
   }
-  static ssize_t closed_socket() {
-    errno = EBADF;
+  ssize_t closed_socket() {
+    errno = transport_errno = EBADF;
     return -1;
+  }
+  // GnuTLS reports any failure of ours as "Error in the pull function": the
+  // errno behind it (ECONNRESET...) makes the message a plain socket's.
+  ssize_t noted(ssize_t n) {
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) transport_errno = errno;
+    return n;
   }
 
   // close_notify (RFC 8446 6.1), once, without waiting: the socket buffer
@@ -67,8 +74,20 @@ struct Core {
 
 using CoreRef = std::shared_ptr<Core>;
 
-// GnuTLS's verdict as a GIO error.
-void set_gnutls_error(GError** error, int rc) {
+// GnuTLS's verdict as a GIO error: the socket's own error when recv/send
+// failed (a reset reads as it does without TLS), else GnuTLS's text, with the
+// alert's name when the peer sent a fatal one.
+void set_gnutls_error(const Core& core, GError** error, int rc) {
+  if ((rc == GNUTLS_E_PULL_ERROR || rc == GNUTLS_E_PUSH_ERROR) && core.transport_errno != 0) {
+    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(core.transport_errno), "%s",
+                g_strerror(core.transport_errno));
+    return;
+  }
+  if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "TLS: the peer sent the fatal alert '%s'",
+                tls_lib().gnutls_alert_get_name(tls_lib().gnutls_alert_get(core.session)));
+    return;
+  }
   const GIOErrorEnum code = rc == GNUTLS_E_AGAIN ? G_IO_ERROR_WOULD_BLOCK : G_IO_ERROR_FAILED;
   g_set_error(error, G_IO_ERROR, code, "TLS: %s", tls_lib().gnutls_strerror(rc));
 }
@@ -84,7 +103,7 @@ gssize receive(Core& core, void* buffer, gsize size, GError** error) {
     // Warning alerts and post-handshake messages (TLS 1.3 key updates) are
     // handled inside GnuTLS; the next call goes on.
     if (n != GNUTLS_E_AGAIN && !tls_lib().gnutls_error_is_fatal(static_cast<int>(n))) continue;
-    set_gnutls_error(error, static_cast<int>(n));
+    set_gnutls_error(core, error, static_cast<int>(n));
     return -1;
   }
 }
@@ -94,7 +113,7 @@ gssize transmit(Core& core, const void* buffer, gsize size, GError** error) {
     const ssize_t n = tls_lib().gnutls_record_send(core.session, buffer, size);
     if (n >= 0) return n;
     if (n == GNUTLS_E_INTERRUPTED) continue;
-    set_gnutls_error(error, static_cast<int>(n));
+    set_gnutls_error(core, error, static_cast<int>(n));
     return -1;
   }
 }
