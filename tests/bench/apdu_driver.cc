@@ -7,12 +7,15 @@
 //
 //   apdu_driver --apdu HEX --count C [--warmup W]        -- vscclient --soft-card 127.0.0.1 {port}
 //   apdu_driver --cac-sessions K [--warmup W]             -- vscclient --soft-card 127.0.0.1 {port}
+//   apdu_driver --start-only                              -- vscclient --soft-card 127.0.0.1 {port}
 //
 // The client's CPU time per APDU (utime+stime from /proc/PID/stat over the
 // timed loop), its voluntary context switches (every thread's, over the timed
-// loop and over its whole life), its threads, its peak RSS (VmHWM) and the time
-// from spawning it to its first ATR are reported with the latencies as one
-// JSON object on stdout. The client's own output goes to --client-log. APDUs go
+// loop and over its whole life), its threads, its peak RSS (VmHWM), the time
+// from spawning it to its first ATR and the CPU it used until then (every
+// thread's, /proc/PID/task/*/schedstat: unlike the wall time, this does not
+// count waiting for a CPU) are reported with the latencies as one JSON object
+// on stdout. --start-only stops at the ATR (the start-up figures alone). The client's own output goes to --client-log. APDUs go
 // to the reader whose card arrived first.
 //
 // --direct-reader NAME (with --apdu; built when libpcsclite is): every APDU
@@ -59,6 +62,7 @@ namespace {
 struct Args {
   std::vector<std::uint8_t> apdu;
   std::size_t count = 20000, warmup = 500, sessions = 0;
+  bool start_only = false;
   double wait_card_s = 120;
   std::string client_log = "/dev/null";
   std::string direct_reader;
@@ -71,6 +75,10 @@ Args parse(int argc, char** argv) {
   for (; i < argc; ++i) {
     std::string opt = argv[i];
     if (opt == "--") break;
+    if (opt == "--start-only") {
+      a.start_only = true;
+      continue;
+    }
     if (i + 1 >= argc) die("missing value for " + opt);
     std::string v = argv[++i];
     if (opt == "--apdu") {
@@ -87,7 +95,8 @@ Args parse(int argc, char** argv) {
   }
   for (++i; i < argc; ++i) a.client.emplace_back(argv[i]);
   if (a.client.empty()) die("usage: apdu_driver OPTIONS -- CLIENT ARGS... ({port} is replaced)");
-  if (a.apdu.empty() && a.sessions == 0) die("give --apdu HEX or --cac-sessions K");
+  if (a.apdu.empty() && a.sessions == 0 && !a.start_only)
+    die("give --apdu HEX, --cac-sessions K or --start-only");
   if (!a.direct_reader.empty() && a.apdu.empty()) die("--direct-reader needs --apdu");
 #if !APDU_DRIVER_PCSC
   if (!a.direct_reader.empty()) die("--direct-reader: built without libpcsclite");
@@ -276,6 +285,18 @@ int main(int argc, char** argv) {
   std::uint64_t card_at = bench::now_ns();
   double card_after_s = static_cast<double>(card_at - setup_start) / 1e9;
   double spawn_to_atr_ms = static_cast<double>(card_at - spawned) / 1e6;
+  double cpu_to_atr_ms = static_cast<double>(on_cpu_ns(client)) / 1e6;
+  if (args.start_only) {
+    bench::JsonObject start;
+    start.str("bench", "start")
+        .num("spawn_to_atr_ms", spawn_to_atr_ms)
+        .num("client_oncpu_ms_at_atr", cpu_to_atr_ms)
+        .integer("client_vmhwm_kib_at_atr", bench::proc_status_kib(client, "VmHWM"))
+        .integer("client_threads", bench::proc_status_kib(client, "Threads"));
+    stop_client();
+    std::printf("%s\n", start.text().c_str());
+    return 0;
+  }
 
   bench::JsonObject json;
   std::vector<std::uint8_t> response;
@@ -389,6 +410,7 @@ int main(int argc, char** argv) {
       .integer("client_vmrss_kib", rss)
       .num("card_ready_s", card_after_s)
       .num("spawn_to_atr_ms", spawn_to_atr_ms)
+      .num("client_oncpu_ms_at_atr", cpu_to_atr_ms)
       .num("client_voluntary_switches_per_item",
            static_cast<double>(switches1 - switches0) / static_cast<double>(done))
       .integer("client_voluntary_switches_life", life.ru_nvcsw)

@@ -418,6 +418,9 @@ def main():
                              "a SoftHSM2 token through NSS)")
     parser.add_argument("--cpu", type=int, default=1,
                         help="CPU that --reference pins every process to (default 1)")
+    parser.add_argument("--spawns", type=int, default=30,
+                        help="--reference: start-ups of each client per card, alternating "
+                             "(default 30; --quick: 6)")
     args = parser.parse_args()
     if args.reference and "--sections" not in sys.argv:
         args.sections = "reference"
