@@ -155,8 +155,10 @@ def section_pcsc(args, tmp):
     straight to the same reader with SCardTransmit, APDU by APDU in turn
     (apdu_driver --direct-reader), and the loopback floor: added = bridge p50 -
     direct p50, over the floor's p50 (issue 19's goal: <= 1.2). Driver and
-    floor runs alternate; the result holds the medians and every repetition's
-    added figure."""
+    floor runs alternate; the result holds the medians, every repetition's
+    added figure, and parts_us: the host leg with no hop (soft card p50 -
+    libcacard), one worker hop (worker_hop), and the rest. Figures and what
+    they mean: README.md, "--pcsc: what vscclient adds over SCardTransmit"."""
     if args.no_pcsc:
         return {"skipped": "--no-pcsc"}
     if not vscclient_has("--pcsc"):
