@@ -55,9 +55,13 @@ std::unique_ptr<CardSource> default_source(const Options& options, std::string* 
     }
     std::vector<std::string> nicknames;
     for (const auto& cert : nss->certificates) {
-      if (cert.has_key && !cert.nickname.empty() && nicknames.size() < kMaxCacCertificates) {
-        nicknames.push_back(cert.nickname);
+      if (!cert.has_key || cert.nickname.empty() || nicknames.size() >= kMaxCacCertificates) continue;
+      if (!soft_cert_name_fits(cert.nickname)) {
+        g_message("no card option: skipping a certificate in %s: %s", dir.c_str(),
+                  soft_cert_name_problem(cert.nickname).c_str());
+        continue;
       }
+      nicknames.push_back(cert.nickname);
     }
     if (nicknames.empty()) continue;
     std::string names;
@@ -108,6 +112,12 @@ std::unique_ptr<CardSource> make_card_source(const Options& options, std::string
         "use_hw=no " + build_soft_emul_args(db_emul_arg("sql:" + card->db_dir), card->nicknames));
   }
   if (!options.card_source_given()) return default_source(options, error);
+  for (const std::string& name : options.cert_names) {
+    if (!soft_cert_name_fits(name)) {
+      *error = "-c: " + soft_cert_name_problem(name);
+      return nullptr;
+    }
+  }
   return std::make_unique<CacardSource>(emul_args_for(options));
 }
 

@@ -46,6 +46,18 @@ std::string build_soft_emul_args(const std::optional<std::string>& emul_args,
   return out;
 }
 
+bool soft_cert_name_fits(std::string_view nickname) {
+  return !nickname.empty() && nickname.find_first_of(",)") == std::string_view::npos &&
+         !std::isspace(static_cast<unsigned char>(nickname.front()));
+}
+
+std::string soft_cert_name_problem(std::string_view nickname) {
+  return "the certificate nickname '" + std::string(nickname) +
+         "' cannot be passed to libcacard, whose list of names ends a name at ',' or ')' and "
+         "drops leading blanks; give it another nickname (certutil --rename -d DIR -n OLD "
+         "--new-n NEW)";
+}
+
 std::string nss_db_directory(const std::string& db) {
   for (std::string_view prefix : {"sql:", "dbm:", "extern:", "rdb:", "multiaccess:"}) {
     if (db.starts_with(prefix)) return db.substr(prefix.size());

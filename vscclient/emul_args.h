@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vscclient {
@@ -21,6 +22,13 @@ inline constexpr const char* kAnchorDefaultDb = "/etc/pki/nssdb";
 // libcacard skips; it is not reproduced.)
 std::string build_soft_emul_args(const std::optional<std::string>& emul_args,
                                  const std::vector<std::string>& cert_names);
+
+// Whether libcacard's soft=(...) list can carry `nickname`: its parser ends a
+// name at ',' or ')' and skips the blanks before it, with no quoting
+// (summarize_emul_args mirrors it), so "Doe, John (ID)" cannot be named.
+bool soft_cert_name_fits(std::string_view nickname);
+// Why `nickname` does not fit, and the way out (unescaped: for the log writer).
+std::string soft_cert_name_problem(std::string_view nickname);
 
 // `db="DIR"` quoting as libcacard expects it (no quote may appear inside).
 std::string db_emul_arg(const std::string& db);

@@ -46,14 +46,14 @@ class NoPcscTest(unittest.TestCase):
         if os.path.exists("/etc/pki/nssdb/cert9.db"):
             self.skipTest("/etc/pki/nssdb exists here: the default would use it")
 
-    def make_user_db(self):
+    def make_user_db(self, nickname="alice-id"):
         db = os.path.join(self.home, ".pki", "nssdb")
         os.makedirs(db)
         run(["certutil", "-N", "-d", "sql:" + db, "--empty-password"])
         noise = os.path.join(self.tmp.name, "noise")
         with open(noise, "wb") as f:
             f.write(os.urandom(64))
-        run(["certutil", "-S", "-d", "sql:" + db, "-n", "alice-id", "-s", "CN=Alice ID,O=vscard test",
+        run(["certutil", "-S", "-d", "sql:" + db, "-n", nickname, "-s", "CN=Alice ID,O=vscard test",
              "-x", "-t", "u,u,u", "-k", "rsa", "-g", "2048", "-z", noise])
         # A CA certificate without its key (made in another database, then
         # imported alone): listed, not put on the card.
@@ -93,6 +93,34 @@ class NoPcscTest(unittest.TestCase):
             err = c.stderr()
         self.assertIn(f"vscclient: no card option: emulating a CAC with the certificates alice-id "
                       f"from {db}", err)
+
+    def test_nickname_libcacard_cannot_carry_is_skipped_and_named(self):
+        # NSS nicknames are free text ("Doe, John (ID)" is common), but
+        # libcacard's soft=(...) list ends a name at ',' or ')' and has no
+        # quoting: such a certificate is skipped with a line saying why and how
+        # to rename it (it made vscclient fail with "bad emulator arguments
+        # (-e)", an option the user never gave); the other one is the card.
+        db = self.make_user_db()
+        noise = os.path.join(self.tmp.name, "noise")
+        run(["certutil", "-S", "-d", "sql:" + db, "-n", "Doe, John (ID)", "-s", "CN=John Doe",
+             "-x", "-t", "u,u,u", "-k", "rsa", "-g", "2048", "-z", noise])
+        with ScriptedHost() as host, Vscclient([], host.port, env=self.env) as c:
+            peer = host.accept()
+            host_handshake(peer)
+            _, sw = cac.select(peer, cac.PKI_AIDS[0])
+            self.assertEqual(sw, b"\x90\x00")
+            self.assertEqual(openssl_check.subject(cac.read_certificate(peer)),
+                             "CN=Alice ID,O=vscard test")
+            err = c.stderr()
+        self.assertIn("the certificate nickname 'Doe, John (ID)' cannot be passed to libcacard", err)
+        self.assertIn("certutil --rename", err)
+        self.assertIn("emulating a CAC with the certificates alice-id from", err)
+        # Named with -c, it is refused before connecting, with the same reason.
+        with ScriptedHost() as host, Vscclient(["--nss-db", db, "-c", "Doe, John (ID)"], host.port,
+                                               env=self.env) as c:
+            self.assertEqual(c.wait(), 1)
+            self.assertIn("vscclient: error: -c: the certificate nickname 'Doe, John (ID)' cannot",
+                          c.stderr())
 
     def test_list_shows_tokens_and_certificates(self):
         db = self.make_user_db()

@@ -62,6 +62,18 @@ TEST(SummarizeEmulArgs, RejectsWhatLibcacardMisreads) {
   EXPECT_NE(error.find("frobnicate"), std::string::npos);
 }
 
+// A nickname fits exactly when libcacard's parser (mirrored by
+// summarize_emul_args) gives it back whole from the built string.
+TEST(SoftCertNameFits, MatchesWhatTheParserReadsBack) {
+  for (const std::string name : {"alice-id", "John Doe's ID", "a\"b", "trailing ", "Doe, John",
+                                 "ID (2)", " leading", "", "a)b"}) {
+    std::string error;
+    auto summary = summarize_emul_args(build_soft_emul_args(std::nullopt, {name}), &error);
+    const bool read_back = summary && summary->soft_cert_names == std::vector<std::string>{name};
+    EXPECT_EQ(soft_cert_name_fits(name), read_back) << "'" << name << "' " << error;
+  }
+}
+
 TEST(NssDbDirectory, StripsPrefix) {
   EXPECT_EQ(nss_db_directory("sql:/a/b"), "/a/b");
   EXPECT_EQ(nss_db_directory("dbm:/a"), "/a");
