@@ -7,6 +7,7 @@
 #include "app.h"
 #include "card_sources.h"
 #include "exit_cause.h"
+#include "help_text.h"
 #include "log.h"
 #include "options.h"
 
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
     return vscclient::exit_status(vscclient::ExitCause::Done);
   }
   if (options->show_version) {
-    std::printf("vscclient %s\n", VSCCLIENT_VERSION);
+    std::fputs(programs::version_text("vscclient", VSCCLIENT_VERSION).c_str(), stdout);
     return vscclient::exit_status(vscclient::ExitCause::Done);
   }
   vscclient::install_log_writer(options->debug_level);

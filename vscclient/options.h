@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // vscclient's command line: libcacard vscclient's options (the anchor:
 // `vscclient [-e EMUL_ARGS] [-c CERTNAME]... [-d LEVEL] [-p] HOST PORT`) plus
-// GNU long options. `--help` documents every one.
+// GNU long options, parsed with GOption (program_common/command_line.h).
+// `--help` is built from the same entries.
 #pragma once
 
 #include <chrono>

@@ -14,8 +14,8 @@
 #include "program_log.h"
 
 int main(int argc, char** argv) {
-  // The user's locale for text (GLib converts messages and --help to its
-  // charset: "[OPTION…]", not "[OPTION?]"), but C numbers: the JSON and JUnit
+  // The user's locale for text (GLib converts its messages to the locale's
+  // charset: “quotes”, not "?"), but C numbers: the JSON and JUnit
   // reports print decimals with a point whatever LC_NUMERIC says.
   std::setlocale(LC_ALL, "");
   std::setlocale(LC_NUMERIC, "C");
@@ -30,7 +30,9 @@ int main(int argc, char** argv) {
   auto options = vschost::parse_options(argc, argv, error, exit_now);
   if (exit_now) return 0;
   if (!options) {
-    std::fprintf(stderr, "vschost: error: %s\n", error.c_str());
+    // vscclient's usage error, word for word (its exit status is libcacard's 4).
+    std::fprintf(stderr, "vschost: error: %s\nTry 'vschost --help' for more information.\n",
+                 error.c_str());
     return 2;
   }
   return vschost::run(*options);

@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <memory>
+#include <iterator>
+
+#include "command_line.h"
+#include "help_text.h"
 
 namespace vschost {
 namespace {
@@ -24,28 +27,75 @@ gboolean count_verbose(const gchar*, const gchar*, gpointer, GError**) {
   return TRUE;
 }
 
-struct OptionContextFree {
-  void operator()(GOptionContext* c) const { g_option_context_free(c); }
-};
+gboolean show_help(const gchar*, const gchar*, gpointer data, GError**) {
+  *static_cast<bool*>(data) = true;
+  return TRUE;
+}
 
-const char kDescription[] =
-    "vschost is a VSCard host: what QEMU's ccid-card-passthru device is to a\n"
-    "VSCard client (vscclient, libcacard's vscclient, SPICE). It answers clients\n"
-    "exactly as QEMU 7.2 does (--mode qemu), or as a multi-reader host\n"
-    "(--mode multi), and runs APDU scripts against their cards for CI.\n"
-    "\n"
-    "ADDR: HOST:PORT, [IPV6]:PORT, :PORT (every address) or unix:PATH.\n"
-    "--report: tap (TAP 13 on stdout) or json (events and step results as JSON\n"
-    "lines on stdout), and junit:PATH (a JUnit XML file, checked before clients\n"
-    "are served and written at the end); repeat it for several at once.\n"
-    "Scripts: see vschost(1) and docs/vschost-scripts.md.\n"
-    "\n"
-    "Exit status: 0 when every script step passed (or, without a script, a clean\n"
-    "stop); 1 when a step failed, timed out or did not run; 2 for a usage or\n"
-    "setup error (bad option, address in use, TLS files, script syntax).\n"
-    "\n"
-    "Interactive commands (stdin a terminal): list, send READER HEX, flush\n"
-    "[READER], reconnect HOST PORT, quit. READER is ID or CLIENT:ID.";
+template <std::size_t N>
+std::vector<programs::HelpItem> items(const GOptionEntry* entries, const char* const (&names)[N]) {
+  std::vector<programs::HelpItem> all;
+  for (const char* name : names) {
+    for (const GOptionEntry* e = entries; e->long_name != nullptr; ++e) {
+      if (std::string(e->long_name) != name) continue;
+      auto item = programs::help_items(e, 1);
+      all.insert(all.end(), item.begin(), item.end());
+    }
+  }
+  return all;
+}
+
+// --help: the layout vscclient's has (help_text.h), the options grouped.
+std::string help(const GOptionEntry* entries) {
+  programs::Help help;
+  help.usage = {"[OPTION]..."};
+  help.summary =
+      "A VSCard host for testing smart-card clients: what QEMU's ccid-card-passthru device "
+      "is to a VSCard client (vscclient, libcacard's vscclient, SPICE). It answers clients "
+      "exactly as QEMU 7.2 does (--mode qemu), or as a multi-reader host (--mode multi), "
+      "and runs APDU scripts against their cards for CI.";
+  help.sections.push_back(
+      {"Listening",
+       "ADDR: HOST:PORT, [IPV6]:PORT, :PORT (every address) or unix:PATH.",
+       items(entries, {"listen", "tls-creds", "tls-handshake-timeout", "max-clients"})});
+  help.sections.push_back({"Host", "", items(entries, {"mode", "max-readers"})});
+  help.sections.push_back(
+      {"Scripts and reports",
+       "Scripts: see vschost(1) and docs/vschost-scripts.md. FORMAT: tap (TAP 13 on stdout) "
+       "or json (events and step results as JSON lines on stdout), and junit:PATH (a JUnit "
+       "XML file, checked before clients are served and written at the end).",
+       items(entries, {"script", "report", "once", "timeout"})});
+  help.sections.push_back(
+      {"PC/SC export", "See docs/export-pcsc.md.",
+       items(entries, {"export-pcsc", "export-slots"})});
+  help.sections.push_back({"Console", "", items(entries, {"interactive", "no-interactive"})});
+  help.sections.push_back({"Logging", "", items(entries, {"verbose", "log-pins"})});
+  help.sections.push_back({"Information", "", items(entries, {"version", "help"})});
+  // An option left out of the lists above still gets its line.
+  std::size_t listed = 0, all = 0;
+  for (const auto& section : help.sections) listed += section.items.size();
+  for (const GOptionEntry* e = entries; e->long_name != nullptr; ++e) ++all;
+  if (listed != all) {
+    help.sections.push_back({"Other options", "", programs::help_items(entries, all)});
+  }
+  help.sections.push_back(
+      {"Commands on standard input",
+       "Read when stdin is a terminal or with --interactive. READER is ID or CLIENT:ID.",
+       {{"list", "list the clients, their readers and cards"},
+        {"send READER HEX", "send an APDU to the card in READER"},
+        {"flush [READER]", "send Flush and wait for FlushComplete"},
+        {"reconnect HOST PORT",
+         "ask the clients that support the Reconnect extension to move to HOST:PORT"},
+        {"quit", "stop"}}});
+  help.sections.push_back(
+      {"Exit status",
+       "",
+       {{"0", "every script step passed (or, without a script, a clean stop)"},
+        {"1", "a step failed, timed out or did not run"},
+        {"2", "a usage or setup error (bad option, address in use, TLS files, script "
+              "syntax)"}}});
+  return programs::help_text("vschost", help);
+}
 
 }  // namespace
 
@@ -60,12 +110,13 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
   gchar** reports = nullptr;
   gchar* timeout_text = nullptr;
   gboolean version = FALSE;
+  bool help_wanted = false;
   gint max_readers = 4, max_clients = 0, export_slots = 2;
   gboolean once = FALSE, interactive = FALSE, no_interactive = FALSE, log_pins = FALSE;
   gint tls_handshake_timeout = 10;
   GOptionEntry entries[] = {
       {"listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &listen,
-       "Listen on ADDR (repeatable; default 127.0.0.1:2001)", "ADDR"},
+       "listen on ADDR (repeatable; default 127.0.0.1:2001)", "ADDR"},
       {"tls-creds", 0, 0, G_OPTION_ARG_FILENAME, &tls,
        "TLS with the x509 files of DIR (ca-cert.pem, server-cert.pem, server-key.pem; "
        "clients must present a certificate signed by the CA)", "DIR"},
@@ -73,44 +124,42 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
        "qemu (default): answer byte for byte like QEMU 7.2; multi: several readers, ISO ATR "
        "checks, Reconnect extension", "MODE"},
       {"max-readers", 0, 0, G_OPTION_ARG_INT, &max_readers,
-       "Readers per client in multi mode (default 4)", "N"},
+       "readers per client in multi mode (default 4)", "N"},
       {"max-clients", 0, 0, G_OPTION_ARG_INT, &max_clients,
-       "Refuse connections beyond N clients at once (default 0: no limit)", "N"},
+       "refuse connections beyond N clients at once (default 0: no limit)", "N"},
       {"script", 's', 0, G_OPTION_ARG_FILENAME, &script,
-       "Run the APDU script FILE against every client", "FILE"},
+       "run the APDU script FILE against every client", "FILE"},
       {"report", 'r', 0, G_OPTION_ARG_STRING_ARRAY, &reports,
-       "Report: tap or json on stdout, junit:PATH to a file (repeatable: one stdout "
+       "tap or json on stdout, junit:PATH to a file (repeatable: one stdout "
        "format and any number of files)", "FORMAT"},
       {"once", '1', 0, G_OPTION_ARG_NONE, &once,
-       "Serve one client: exit when its script finished (or it disconnected)", nullptr},
+       "serve one client: exit when its script finished (or it disconnected)", nullptr},
       {"timeout", 't', 0, G_OPTION_ARG_STRING, &timeout_text,
-       "Stop after D (5, 2.5s or 300ms; steps still running fail)", "D"},
+       "stop after D (5, 2.5s or 300ms; steps still running fail)", "D"},
       {"tls-handshake-timeout", 0, 0, G_OPTION_ARG_INT, &tls_handshake_timeout,
-       "Seconds a TLS client has to finish its handshake (default 10)", "SECONDS"},
+       "seconds a TLS client has to finish its handshake (default 10)", "SECONDS"},
       {"interactive", 'i', 0, G_OPTION_ARG_NONE, &interactive,
-       "Read commands from stdin even if it is not a terminal", nullptr},
+       "read commands from stdin even if it is not a terminal", nullptr},
       {"no-interactive", 0, 0, G_OPTION_ARG_NONE, &no_interactive,
-       "Never read commands from stdin", nullptr},
+       "never read commands from stdin", nullptr},
       {"export-pcsc", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
        reinterpret_cast<gpointer>(&set_export_pcsc),
-       "Hand the clients' cards to pcscd through vsmartcard's vpcd at HOST:PORT (default "
+       "hand the clients' cards to pcscd through vsmartcard's vpcd at HOST:PORT (default "
        "127.0.0.1:35963; slot N at PORT+N); see docs/export-pcsc.md", "HOST:PORT"},
       {"export-slots", 0, 0, G_OPTION_ARG_INT, &export_slots,
        "vpcd slots --export-pcsc may use (default 2, as Debian builds vpcd)", "N"},
       {"verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
        reinterpret_cast<gpointer>(&count_verbose),
-       "More log output (PIN-bearing commands stay redacted; see --log-pins)", nullptr},
+       "more log output (PIN-bearing commands stay redacted; see --log-pins)", nullptr},
       {"log-pins", 0, 0, G_OPTION_ARG_NONE, &log_pins,
-       "Write PIN-bearing commands (VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER) "
+       "write PIN-bearing commands (VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER) "
        "unredacted into the JSON events: they carry PINs", nullptr},
-      {"version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", nullptr},
+      {"version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version and exit", nullptr},
+      {"help", 'h', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
+       reinterpret_cast<gpointer>(&show_help), "print this help and exit", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
-  std::unique_ptr<GOptionContext, OptionContextFree> ctx(
-      g_option_context_new("- QEMU-compatible VSCard host for testing smart-card clients"));
-  g_option_context_add_main_entries(ctx.get(), entries, nullptr);
-  g_option_context_set_description(ctx.get(), kDescription);
-  GError* gerror = nullptr;
-  bool ok = g_option_context_parse(ctx.get(), &argc, &argv, &gerror);
+  // The one user-data pointer reaches show_help (the other callbacks ignore it).
+  auto words = programs::parse_command_line(argc, argv, entries, &help_wanted, &error);
   Options o;
   auto cleanup = [&] {
     g_strfreev(listen);
@@ -120,21 +169,24 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
     g_strfreev(reports);
     g_free(timeout_text);
   };
-  if (!ok) {
-    error = gerror->message;
-    error += " (see vschost --help)";
-    g_error_free(gerror);
+  if (!words) {
     cleanup();
     return std::nullopt;
   }
-  if (argc > 1) {
-    error = std::string("unexpected argument '") + argv[1] + "' (see vschost --help)";
+  if (help_wanted) {
+    std::fputs(help(entries).c_str(), stdout);
+    exit_now = true;
     cleanup();
     return std::nullopt;
   }
   if (version) {
-    std::printf("vschost %s\n", VSCHOST_VERSION);
+    std::fputs(programs::version_text("vschost", VSCHOST_VERSION).c_str(), stdout);
     exit_now = true;
+    cleanup();
+    return std::nullopt;
+  }
+  if (!words->empty()) {
+    error = "unexpected argument '" + words->front() + "'";
     cleanup();
     return std::nullopt;
   }

@@ -91,6 +91,55 @@ TEST(Options, UsageErrorsSayWhat) {
   EXPECT_FALSE(parse({"--tls-hostname", "n", "h", "1"}, &error));
 }
 
+// GOption reads these words differently from getopt_long; libcacard's
+// command lines must keep their meaning (program_common/command_line.h).
+TEST(Options, GetoptReadingOfTheWords) {
+  std::string error;
+  auto pcsc = parse({"--pcsc", "qemu", "2001"}, &error);
+  ASSERT_TRUE(pcsc) << error;
+  EXPECT_EQ(pcsc->pcsc, "");
+  EXPECT_EQ(pcsc->host, "qemu");
+  EXPECT_EQ(pcsc->port, "2001");
+  for (const char* bare : {"--reconnect", "--trace", "--pin-guard", "--vicc"}) {
+    auto o = parse({bare, "qemu", "2001"}, &error);
+    ASSERT_TRUE(o) << bare << ": " << error;
+    EXPECT_EQ(o->host, "qemu") << bare;
+  }
+  auto attached = parse({"-d1", "-cme", "-vd2", "qemu", "2001"}, &error);
+  ASSERT_TRUE(attached) << error;
+  EXPECT_EQ(attached->debug_level, 2);
+  EXPECT_EQ(attached->cert_names, (std::vector<std::string>{"me"}));
+  auto cluster = parse({"-pd3", "qemu", "2001"}, &error);
+  ASSERT_TRUE(cluster) << error;
+  EXPECT_TRUE(cluster->compare_pcsc);
+  EXPECT_EQ(cluster->debug_level, 3);
+  auto permuted = parse({"qemu", "--pcsc=Virtual", "2001", "-v"}, &error);
+  ASSERT_TRUE(permuted) << error;
+  EXPECT_EQ(permuted->pcsc, "Virtual");
+  EXPECT_EQ(permuted->port, "2001");
+  EXPECT_EQ(permuted->debug_level, 1);
+  auto dashes = parse({"--", "-host", "2001"}, &error);
+  ASSERT_TRUE(dashes) << error;
+  EXPECT_EQ(dashes->host, "-host");
+  auto value_dash = parse({"-c", "--", "qemu", "2001"}, &error);
+  ASSERT_TRUE(value_dash) << error;
+  EXPECT_EQ(value_dash->cert_names, (std::vector<std::string>{"--"}));
+  auto spaced = parse({"--nss-db", "/d", "--vicc-timeout", "5", "qemu", "2001"}, &error);
+  ASSERT_TRUE(spaced) << error;
+  EXPECT_EQ(spaced->nss_db, "/d");
+  EXPECT_EQ(spaced->vicc_timeout, std::chrono::seconds(5));
+  EXPECT_FALSE(parse({"--once=yes", "qemu", "2001"}, &error));
+  EXPECT_EQ(error, "option --once takes no value");
+  EXPECT_FALSE(parse({"qemu", "2001", "--nss-db"}, &error));
+  EXPECT_EQ(error, "option --nss-db needs a value");
+  EXPECT_FALSE(parse({"-x", "qemu", "2001"}, &error));
+  EXPECT_EQ(error, "unknown option -x");
+  EXPECT_FALSE(parse({"--reconnect", "--no-reconnect", "--reconnect=x", "qemu", "2001"}, &error));
+  auto last_wins = parse({"--reconnect", "--no-reconnect", "qemu", "2001"}, &error);
+  ASSERT_TRUE(last_wins) << error;
+  EXPECT_FALSE(last_wins->reconnect);
+}
+
 TEST(Options, PresentationIsOnByDefault) {
   std::string error;
   auto o = parse({"h", "1"}, &error);
