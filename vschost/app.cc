@@ -20,6 +20,7 @@
 #include "vpcd_export.h"
 #include "vscard/glib_ptr.h"
 #include "vscard/tls.h"
+#include "vscard/transport_error.h"
 
 namespace vschost {
 namespace {
@@ -66,8 +67,13 @@ int run(const Options& options) {
                                               vscard::TlsCredentials::Endpoint::Server,
                                               gerror.out());
     if (!creds) {
-      fail(std::string(gerror.message()) + " (--tls-creds expects ca-cert.pem, server-cert.pem "
-           "and server-key.pem in the directory)");
+      // The hint is for the files; a missing library says what to install itself.
+      const bool files = !g_error_matches(gerror.get(), VSCARD_TRANSPORT_ERROR,
+                                          static_cast<int>(vscard::TransportError::TlsUnavailable));
+      fail(std::string(gerror.message()) +
+           (files ? " (--tls-creds expects ca-cert.pem, server-cert.pem and server-key.pem in the "
+                    "directory)"
+                  : ""));
       return 2;
     }
     listen_options.tls = vscard::TlsServerOptions{creds, true};

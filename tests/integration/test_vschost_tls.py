@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from build_tree import program, program_path
+from build_tree import build_dir, program, program_path
 import openssl_check
 import tls_certs
 from vschost_proc import VschostProcess
@@ -238,6 +238,24 @@ class VschostTlsTest(unittest.TestCase):
                            timeout=30, stdin=subprocess.DEVNULL)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("ca-crl.pem: a revocation list in it is not signed by the CA", r.stderr)
+
+    def test_missing_gnutls_is_said_at_start(self):
+        # libvscard opens GnuTLS at first use; without it vschost --tls-creds
+        # says so and exits before listening, instead of turning every client
+        # away at its handshake. tests/integration/no_gnutls_preload.so makes
+        # dlopen() of libgnutls fail (glib-networking, linked to it, still loads).
+        shim = os.path.join(build_dir(), "tests", "integration", "no_gnutls_preload.so")
+        if not os.path.exists(shim):
+            self.skipTest("no_gnutls_preload.so is not built")
+        ldd = subprocess.run(["ldd", program_path("vschost")], capture_output=True, text=True).stdout
+        if "libasan" in ldd:
+            self.skipTest("an LD_PRELOAD shim cannot come before the ASan runtime")
+        r = subprocess.run([program_path("vschost"), "--no-interactive", "--tls-creds", self.host_dir,
+                            "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL, env=dict(os.environ, LD_PRELOAD=shim))
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertIn("TLS is not available: GnuTLS (libgnutls.so.30) could not be loaded", r.stderr)
+        self.assertNotIn("listening", r.stderr)
 
 
 if __name__ == "__main__":

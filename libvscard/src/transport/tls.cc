@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "transport/gnutls_lib.h"
 #include "transport/tls_crl.h"
 #include "vscard/transport_error.h"
 
@@ -116,6 +117,15 @@ std::shared_ptr<const TlsCredentials> TlsCredentials::load(const std::string& di
 
   GObjectPtr<GTlsCertificate> certificate;
   if (endpoint == Endpoint::Server) {
+    // The listener's handshakes run on GnuTLS, opened at first use
+    // (transport/gnutls_lib.h): said now, not at each client's handshake.
+    if (transport::gnutls_lib() == nullptr) {
+      set_transport_error(error, TransportError::TlsUnavailable,
+                          (std::string("TLS is not available: ") + transport::kGnutlsMissing +
+                           " (the TLS listener runs its handshakes on it; install libgnutls30)")
+                              .c_str());
+      return nullptr;
+    }
     certificate = load_pair(path_in(dir, kServerCert), path_in(dir, kServerKey), error);
     if (!certificate) return nullptr;
   } else {
