@@ -5,6 +5,7 @@
 
 #include <gio/gio.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -28,6 +29,10 @@ std::string describe_peer(GIOStream* stream);
 
 // TCP_NODELAY and, if given, SO_KEEPALIVE + TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT.
 // Does nothing for a non-TCP socket.
+// How many bytes the peer of a TCP socket has sent so far (TCP_INFO), or
+// nullopt where the system does not say (a Unix socket, an old kernel).
+std::optional<std::uint64_t> tcp_bytes_received(GSocket* socket);
+
 bool apply_tcp_options(GSocket* socket, const std::optional<Keepalive>& keepalive, GError** error);
 
 // Moves `source` into `dest` keeping its domain and code, with the message

@@ -27,6 +27,9 @@ struct ClientHandshake : std::enable_shared_from_this<ClientHandshake> {
   GObjectPtr<GIOStream> tls;
   GObjectPtr<GCancellable> cancellable{g_cancellable_new()};
   GSourcePtr timer;
+  GSocket* socket = nullptr;  // the TCP socket under `tls` (null: not one)
+  GSourcePtr hello_timer;     // kTlsHelloAnswerBound
+  bool no_answer = false;     // not one byte from the server in that time
   GTlsCertificateFlags rejected = static_cast<GTlsCertificateFlags>(0);
   bool timed_out = false;
   bool cancelled = false;
@@ -50,8 +53,25 @@ struct ClientHandshake : std::enable_shared_from_this<ClientHandshake> {
     return G_SOURCE_REMOVE;
   }
 
+  static gboolean on_hello_timer(gpointer data) {
+    auto* state = static_cast<ClientHandshake*>(data);
+    auto received = tcp_bytes_received(state->socket);
+    if (received && *received == 0) {
+      state->no_answer = true;
+      g_cancellable_cancel(state->cancellable.get());
+    }
+    state->hello_timer.reset();
+    return G_SOURCE_REMOVE;
+  }
+
   void start(std::chrono::seconds timeout) {
     self = shared_from_this();
+    if (socket != nullptr && (timeout.count() == 0 || timeout > kTlsHelloAnswerBound)) {
+      hello_timer.reset(g_timeout_source_new(
+          static_cast<guint>(std::chrono::milliseconds(kTlsHelloAnswerBound).count())));
+      g_source_set_callback(hello_timer.get(), &ClientHandshake::on_hello_timer, this, nullptr);
+      g_source_attach(hello_timer.get(), g_main_context_get_thread_default());
+    }
     g_signal_connect(tls.get(), "accept-certificate", G_CALLBACK(&ClientHandshake::on_accept_certificate), this);
     if (timeout.count() > 0) {
       timer.reset(g_timeout_source_new_seconds(static_cast<guint>(timeout.count())));
@@ -65,6 +85,7 @@ struct ClientHandshake : std::enable_shared_from_this<ClientHandshake> {
   static void handshake_done(GObject* source, GAsyncResult* result, gpointer data) {
     auto state = std::move(static_cast<ClientHandshake*>(data)->self);
     state->timer.reset();
+    state->hello_timer.reset();
     g_signal_handlers_disconnect_by_data(source, state.get());
     GErrorPtr error;
     const bool ok = g_tls_connection_handshake_finish(G_TLS_CONNECTION(source), result, error.out());
@@ -98,6 +119,12 @@ struct ClientHandshake : std::enable_shared_from_this<ClientHandshake> {
     };
     // A plaintext VSCard host reads our hello as a message header and waits
     // for the rest: it never answers (QEMU's passthru, vschost without TLS).
+    if (no_answer) {
+      return set(TransportError::TlsNoAnswer,
+                 "the host sent nothing in " + std::to_string(kTlsHelloAnswerBound.count()) +
+                     " s after our TLS hello: it does not answer TLS, and may be a plaintext "
+                     "VSCard host");
+    }
     if (timed_out || g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
       return set(TransportError::TlsNoAnswer,
                  "no answer to our TLS hello (does the host speak TLS at all?)");
@@ -174,6 +201,9 @@ std::shared_ptr<TlsHandshake> TlsHandshake::client(GIOStream* base, const TlsCli
   state->ca_path = ca_path_of(*options.credentials);
   state->crl_path = crl_path_of(*options.credentials);
   state->have_certificate = options.credentials->certificate() != nullptr;
+  if (G_IS_SOCKET_CONNECTION(base)) {
+    state->socket = g_socket_connection_get_socket(G_SOCKET_CONNECTION(base));
+  }
   // An IP literal is given as a socket address: the certificate must list it as
   // an IP SAN, and no SNI is sent (an IP in SNI is not allowed, RFC 6066 3).
   GObjectPtr<GSocketConnectable> identity;
@@ -199,6 +229,7 @@ std::shared_ptr<TlsHandshake> TlsHandshake::client(GIOStream* base, const TlsCli
 void ClientHandshake::cancel() {
   cancelled = true;
   timer.reset();
+  hello_timer.reset();
   g_cancellable_cancel(cancellable.get());
 }
 

@@ -19,6 +19,15 @@
 
 namespace vscard::transport {
 
+// A plaintext VSCard host (QEMU's passthru chardev without tls-creds, vschost
+// without --tls-creds) reads a TLS ClientHello as a VSCard header whose length
+// field (the hello's version and random bytes) asks for megabytes more, and
+// waits: it never sends a byte. A client handshake that has received no byte
+// at all this long after its hello ends as TransportError::TlsNoAnswer, well
+// before the attempt timeout (docs/tls.md). A slow TLS host that has sent
+// anything keeps the whole timeout.
+inline constexpr std::chrono::seconds kTlsHelloAnswerBound{5};
+
 class TlsHandshake {
  public:
   // `stream` is the TLS connection on success (null on failure); `error` is
