@@ -62,6 +62,10 @@ std::optional<NssInventory> list_nss(const std::string& dir, std::string* why) {
     }
     PK11_FreeSlotList(slots);
   }
+  if (nss::Slot key_slot{PK11_GetInternalKeySlot()}) {
+    inventory.needs_login =
+        PK11_NeedLogin(key_slot.get()) != 0 && PK11_IsLoggedIn(key_slot.get(), nullptr) == 0;
+  }
   nss::CertList certs(PK11_ListCerts(PK11CertListUnique, nullptr));
   if (certs) {
     for (CERTCertListNode* node = CERT_LIST_HEAD(certs.get()); !CERT_LIST_END(node, certs.get());

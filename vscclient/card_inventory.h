@@ -31,6 +31,9 @@ struct NssInventory {
   };
   std::vector<Token> tokens;
   std::vector<Certificate> certificates;
+  // The key token has a password: NSS shows no private key before a login,
+  // so has_key is false for every certificate (the keys may still be there).
+  bool needs_login = false;
 };
 // The database DIR (sql: format), opened read-only; nullopt with `why` set.
 std::optional<NssInventory> list_nss(const std::string& dir, std::string* why);

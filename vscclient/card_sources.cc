@@ -46,12 +46,21 @@ std::unique_ptr<CardSource> default_source(const Options& options, std::string* 
               "(vscclient --list shows them)", readers->size());
     return pcsc_source("", options);
   }
+  // A database with a password hides its keys until a login, which needs the
+  // password: vscclient has none to give (libcacard logs in with the PIN the
+  // guest sends in VERIFY), so it names the options that use such a database.
+  std::string locked;
   for (const std::string& dir : default_nss_dirs()) {
     std::string why;
     auto nss = list_nss(dir, &why);
     if (!nss) {
       g_debug("%s", why.c_str());
       continue;
+    }
+    if (nss->needs_login && !nss->certificates.empty() && locked.empty()) {
+      locked = "; " + dir + " has a password, which hides its keys: name its certificates "
+               "with --nss-db " + dir + " -c NAME (the PIN the guest gives is then the "
+               "database password)";
     }
     std::vector<std::string> nicknames;
     for (const auto& cert : nss->certificates) {
@@ -73,14 +82,14 @@ std::unique_ptr<CardSource> default_source(const Options& options, std::string* 
   }
   if (readers && !readers->empty()) {
     g_message("no card option: bridging the %zu PC/SC reader(s) pcscd has, as --pcsc does; "
-              "none holds a card yet", readers->size());
+              "none holds a card yet%s", readers->size(), locked.c_str());
     return pcsc_source("", options);
   }
   *error = "no card to offer: " +
            (readers ? std::string("pcscd has no reader") : pcsc_why) +
            ", and no NSS database with a certificate and its key in ~/.pki/nssdb or "
-           "/etc/pki/nssdb; add --soft-card (a demo CAC), --pcsc, --vicc, or --nss-db DIR "
-           "-c NAME (vscclient --list shows what this machine has)";
+           "/etc/pki/nssdb" + locked + "; add --soft-card (a demo CAC), --pcsc, --vicc, or "
+           "--nss-db DIR -c NAME (vscclient --list shows what this machine has)";
   return nullptr;
 }
 
@@ -153,6 +162,10 @@ int print_inventory(const Options& options) {
     for (const auto& t : nss->tokens) {
       std::printf("  token: %s%s\n", vscard::printable(t.name).c_str(),
                   t.present ? "" : " (not present)");
+    }
+    if (nss->needs_login) {
+      std::printf("  password-protected: private keys are hidden until a login (-c NAME can "
+                  "still use them: the guest's PIN is the database password)\n");
     }
     if (nss->certificates.empty()) std::printf("  no certificates\n");
     for (const auto& c : nss->certificates) {

@@ -3,7 +3,10 @@
 (vscclient(1), CARD SOURCES): with a PC/SC reader holding a card (pcscd +
 vpcd/vicc through lib/pcsc_env.py) it bridges the readers; else a CAC from the
 certificates with keys in ~/.pki/nssdb (an NSS database made here by certutil);
-else it says there is no card and names the options, without connecting.
+else it says there is no card and names the options, without connecting. A
+database with a password (certutil -N -f) hides its keys until a login: the
+line says so and names --nss-db DIR -c NAME, which works with the guest's PIN
+as the database password (libcacard's vcard_emul_login: PK11_Authenticate).
 pcscd is made unreachable for the NSS cases with PCSCLITE_CSOCK_NAME, which
 libpcsclite reads for its socket path."""
 import os
@@ -68,6 +71,56 @@ class NoPcscTest(unittest.TestCase):
             f.write(pem)
         run(["certutil", "-A", "-d", "sql:" + db, "-n", "some-ca", "-t", "C,,", "-a", "-i", ca])
         return db
+
+    PASSWORD = "pw123456"   # 8 bytes: a CAC PIN (VERIFY pads shorter ones with FF)
+
+    def make_locked_user_db(self):
+        db = os.path.join(self.home, ".pki", "nssdb")
+        os.makedirs(db)
+        pwfile = os.path.join(self.tmp.name, "password")
+        with open(pwfile, "w") as f:
+            f.write(self.PASSWORD + "\n")
+        run(["certutil", "-N", "-d", "sql:" + db, "-f", pwfile])
+        noise = os.path.join(self.tmp.name, "noise")
+        with open(noise, "wb") as f:
+            f.write(os.urandom(64))
+        run(["certutil", "-S", "-d", "sql:" + db, "-f", pwfile, "-n", "bob-id",
+             "-s", "CN=Bob ID,O=vscard test", "-x", "-t", "u,u,u", "-k", "rsa", "-g", "2048",
+             "-z", noise])
+        return db
+
+    def test_password_protected_database_is_named(self):
+        db = self.make_locked_user_db()
+        with ScriptedHost() as host, Vscclient([], host.port, env=self.env) as c:
+            self.assertEqual(c.wait(), 1)
+            err = c.stderr()
+        errors = [line for line in err.splitlines() if line.startswith("vscclient: error: ")]
+        self.assertEqual(len(errors), 1, err)
+        self.assertIn(f"{db} has a password, which hides its keys", errors[0])
+        self.assertIn(f"--nss-db {db} -c NAME", errors[0])
+        r = subprocess.run([program_path("vscclient"), "--list"], capture_output=True, text=True,
+                           env=dict(os.environ, **self.env), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("  password-protected: private keys are hidden until a login", r.stdout)
+
+    def test_password_protected_database_works_as_the_line_says(self):
+        db = self.make_locked_user_db()
+        with ScriptedHost() as host, \
+                Vscclient(["--nss-db", db, "-c", "bob-id"], host.port, env=self.env):
+            peer = host.accept()
+            host_handshake(peer)
+            _, sw = cac.select(peer, cac.PKI_AIDS[0])
+            self.assertEqual(sw, b"\x90\x00")
+            der = cac.read_certificate(peer)
+            self.assertEqual(openssl_check.subject(der), "CN=Bob ID,O=vscard test")
+            # libcacard verifies P2 00 (test_card_control: 00 20 00 00).
+            wrong = b"12345678"
+            _, sw = cac.xfr_all(peer, bytes([0x00, 0x20, 0x00, 0x00, len(wrong)]) + wrong)
+            self.assertNotEqual(sw, b"\x90\x00", "VERIFY with another PIN")
+            pin = self.PASSWORD.encode()
+            _, sw = cac.xfr_all(peer, bytes([0x00, 0x20, 0x00, 0x00, len(pin)]) + pin)
+            self.assertEqual(sw, b"\x90\x00", "VERIFY with the database password")
+            self.assertEqual(len(cac.sign_sha256(peer, b"vscard")), 256)
 
     def test_no_card_anywhere_says_so_and_does_not_connect(self):
         with ScriptedHost() as host, Vscclient([], host.port, env=self.env) as c:
