@@ -6,7 +6,7 @@ on both sides), and stops where retrying cannot help (vscclient(1), EXIT STATUS)
 - a TLS client against a plaintext host (vschost without --tls-creds, QEMU's
   chardev without tls-creds, a listener that never speaks): named once no byte
   answers the hello for kTlsHelloAnswerBound (5 s), well before the Connector's
-  20 s attempt timeout, with the option to drop;
+  20 s attempt timeout, with the option to drop; vschost names it too;
 - the host refuses our client certificate (none, or from a CA it does not trust):
   one error line naming the files to fix, exit 5, no retry;
 - our CA does not vouch for the host's certificate: one error line, exit 5.
@@ -99,6 +99,9 @@ class TlsDiagnosisTest(unittest.TestCase):
         # for the rest.
         with VschostProcess([]) as host:
             self.assert_named_as_plaintext(host.port)
+            # The host's side of the same mismatch (HostSession's Closed reason).
+            host.wait_stderr("the client began with a TLS hello (16 03...): a TLS client on a "
+                             "plaintext host")
 
     def test_tls_client_against_plaintext_qemu_is_named(self):
         try:

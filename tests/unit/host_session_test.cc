@@ -379,5 +379,26 @@ TEST(HostMulti, OversizedMessageClosesTheSession) {
   EXPECT_TRUE(h.log.has_kind("Closed"));
 }
 
+// A TLS client on a plaintext host: its ClientHello's record header (16 03 01,
+// length) and handshake header read as a VSCard header whose length is the
+// hello's version and random bytes, tens of megabytes. QEMU waits in silence;
+// the session names the mismatch in its Closed reason, in both policies.
+TEST(HostSession, TlsHelloIsNamed) {
+  const ByteVec hello{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03, 0x5A,
+                      0x11, 0x22, 0x33, 0x44};
+  for (HostPolicy policy : {HostPolicy::qemu(), HostPolicy::multi(1)}) {
+    Host h(policy);
+    EXPECT_THAT(h.feed(hello), IsEmpty());
+    EXPECT_TRUE(h.session.closed());
+    EXPECT_THAT(h.log.lines.back(), HasSubstr("began with a TLS hello"));
+  }
+  // The same oversized header without the TLS bytes keeps QEMU's reason.
+  Host plain(HostPolicy::qemu());
+  ByteVec header = wire(7, 0);
+  header[8] = 0x7F;
+  plain.feed(header);
+  EXPECT_THAT(plain.log.lines.back(), HasSubstr("64 KiB"));
+}
+
 }  // namespace
 }  // namespace vscard::test

@@ -44,6 +44,9 @@ void HostSession::Impl::close(std::string_view reason) {
 
 void HostSession::Impl::receive(Bytes data) {
   if (closed_) return;
+  for (std::size_t i = 0; first_seen_ < 2 && i < data.size(); ++i) {
+    first_bytes_[first_seen_++] = data[i];
+  }
   if (policy_.mode != HostPolicy::Mode::Qemu) {
     process(data);
     return;
@@ -82,7 +85,16 @@ void HostSession::Impl::process(Bytes data) {
         }
         break;
       case DecodeStatus::Fatal:
-        if (policy_.mode == HostPolicy::Mode::Qemu && d.error == DecodeError::MessageTooLarge) {
+        // A TLS ClientHello read as a VSCard header asks for a payload of
+        // about 50 MB (its length field is the hello's version and random
+        // bytes): name the mismatch, which the client sees only as silence.
+        if (first_seen_ == 2 && first_bytes_[0] == 0x16 && first_bytes_[1] == 0x03 &&
+            d.error == DecodeError::MessageTooLarge) {
+          text_ = "the client began with a TLS hello (16 03...): a TLS client on a plaintext "
+                  "host; turn TLS on at the host or off at the client";
+          close(text_);
+        } else if (policy_.mode == HostPolicy::Mode::Qemu &&
+                   d.error == DecodeError::MessageTooLarge) {
           close(qemu::kStallReason);
         } else {
           text_ = "undecodable input from the client: ";

@@ -4,6 +4,7 @@
 // it: a message costs an indirection, never an allocation.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,10 @@ struct HostSession::Impl {
   // Qemu policy: bytes QEMU would hold in its 64 KiB input buffer, which it
   // only empties when every byte in it has been parsed (host_session_qemu.cc).
   std::size_t qemu_buffered_ = 0;
+  // The connection's first two bytes: 16 03 is a TLS handshake record, a TLS
+  // client's hello, whose header QEMU and we read as a VSCard header.
+  std::uint8_t first_bytes_[2] = {0, 0};
+  std::size_t first_seen_ = 0;
   std::string text_;  // composed text for events (valid during the handler call)
 };
 
