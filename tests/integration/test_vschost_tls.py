@@ -239,6 +239,29 @@ class VschostTlsTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("ca-crl.pem: a revocation list in it is not signed by the CA", r.stderr)
 
+    def test_server_only_certificate_is_refused_as_client_certificate(self):
+        # A certificate from the right CA but made for servers only
+        # (extendedKeyUsage serverAuth) is no client certificate; GIO's
+        # handshake refused it, the GnuTLS one let it through until the
+        # purpose was given (tls_server_handshake.cc).
+        server_only = os.path.join(self.tmp.name, "server-only")
+        tls_certs.issue(self.host_dir, server_only, "server", "localhost",
+                        san="DNS:localhost,IP:127.0.0.1")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.load_verify_locations(os.path.join(self.host_dir, "ca-cert.pem"))
+        ctx.load_cert_chain(os.path.join(server_only, "server-cert.pem"),
+                            os.path.join(server_only, "server-key.pem"))
+        with self.host() as host:
+            with socket.create_connection(("127.0.0.1", host.port), timeout=10) as raw:
+                with self.assertRaises((ssl.SSLError, ConnectionError)):
+                    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                        s.sendall(b"\x00\x00\x00\x01\xff\xff\xff\xff\x00\x00\x00\x0cVSCD"
+                                  b"\x00\x00\x00\x02\x00\x00\x00\x00")
+                        s.recv(100)  # TLS 1.3: the verdict comes after our Finished
+            self.assertTrue(host.wait_stderr("not for TLS client authentication"), host.stderr_text())
+            self.assertNotIn("connected from", host.stderr_text())
+
     def test_missing_gnutls_is_said_at_start(self):
         # libvscard opens GnuTLS at first use; without it vschost --tls-creds
         # says so and exits before listening, instead of turning every client

@@ -39,7 +39,7 @@ namespace vscard::transport {
   X(gnutls_deinit)                          \
   X(gnutls_set_default_priority)            \
   X(gnutls_credentials_set)                 \
-  X(gnutls_session_set_verify_cert)         \
+  X(gnutls_session_set_verify_cert2)        \
   X(gnutls_session_get_verify_cert_status)  \
   X(gnutls_transport_set_ptr)               \
   X(gnutls_transport_set_pull_function)     \

@@ -8,7 +8,7 @@
 // number of them cannot delay another client's handshake.
 //
 // The checks are those GTlsConnection made: the client certificate must chain
-// to ca-cert.pem (gnutls_session_set_verify_cert, purpose TLS client), is
+// to ca-cert.pem (gnutls_session_set_verify_cert2, purpose TLS client), is
 // required when verify_peer is set (QEMU's verify-peer=on), and is checked
 // against ca-crl.pem afterwards (tls_crl.h), each failure with its own line.
 #define G_LOG_DOMAIN "vscard"
@@ -275,9 +275,16 @@ std::shared_ptr<TlsHandshake> TlsHandshake::server(GIOStream* base, const TlsSer
   if (rc < 0) return fail_now(peer, tls_lib().gnutls_strerror(rc), done);
   if (options.verify_peer) {
     tls_lib().gnutls_certificate_server_set_request(state->session, GNUTLS_CERT_REQUIRE);
-    // Verified during the handshake (no host name: a client certificate names
-    // a client; purpose TLS client, as glib-networking checked it).
-    tls_lib().gnutls_session_set_verify_cert(state->session, nullptr, 0);
+    // Verified during the handshake: no host name (a client certificate names
+    // a client), and the purpose TLS client, as glib-networking checked it
+    // (g_tls_database_verify_chain, PURPOSE_AUTHENTICATE_CLIENT).
+    // gnutls_session_set_verify_cert without it checked no purpose at all: a
+    // certificate made for servers only (extendedKeyUsage serverAuth) passed.
+    static gnutls_typed_vdata_st purpose{GNUTLS_DT_KEY_PURPOSE_OID,
+                                         const_cast<unsigned char*>(
+                                             reinterpret_cast<const unsigned char*>(GNUTLS_KP_TLS_WWW_CLIENT)),
+                                         0};
+    tls_lib().gnutls_session_set_verify_cert2(state->session, &purpose, 1, 0);
   }
   tls_lib().gnutls_transport_set_ptr(state->session, state.get());
   tls_lib().gnutls_transport_set_pull_function(state->session, &ServerHandshake::pull);
