@@ -131,6 +131,7 @@ int run(const Options& options) {
     }
     export_options->verbose = options.verbose;
     export_options->log_pins = options.log_pins;
+    export_options->vpcd_first_port = options.vpcd_first_port;
     exporter = std::make_unique<VpcdExport>(server, *export_options);
   }
 

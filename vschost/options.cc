@@ -111,7 +111,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
   gchar* timeout_text = nullptr;
   gboolean version = FALSE;
   bool help_wanted = false;
-  gint max_readers = 4, max_clients = 0, export_slots = 2;
+  gint max_readers = 4, max_clients = 0, export_slots = 2, vpcd_first_port = 35963;
   gboolean once = FALSE, interactive = FALSE, no_interactive = FALSE, log_pins = FALSE;
   gint tls_handshake_timeout = 10;
   GOptionEntry entries[] = {
@@ -148,6 +148,9 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
        "127.0.0.1:35963; slot N at PORT+N); see docs/export-pcsc.md", "HOST:PORT"},
       {"export-slots", 0, 0, G_OPTION_ARG_INT, &export_slots,
        "vpcd slots --export-pcsc may use (default 2, as Debian builds vpcd)", "N"},
+      {"vpcd-first-port", 0, 0, G_OPTION_ARG_INT, &vpcd_first_port,
+       "port of vpcd's slot 0 in pcscd's reader configuration (default 35963, Debian's), "
+       "to tell which 'Virtual PCD' reader is which slot", "PORT"},
       {"verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
        reinterpret_cast<gpointer>(&count_verbose),
        "more log output (PIN-bearing commands stay redacted; see --log-pins)", nullptr},
@@ -250,6 +253,11 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
     return std::nullopt;
   }
   o.export_slots = static_cast<unsigned>(export_slots);
+  if (vpcd_first_port < 1 || vpcd_first_port > 0xFFFF) {
+    error = "--vpcd-first-port: expected a TCP port, 1 to 65535";
+    return std::nullopt;
+  }
+  o.vpcd_first_port = static_cast<unsigned>(vpcd_first_port);
   o.interactive = !no_interactive && (interactive || isatty(STDIN_FILENO));
   return o;
 }

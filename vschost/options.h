@@ -31,6 +31,9 @@ struct Options {
   // nullopt: off; empty: vpcd's default address. Checked by VpcdExport::parse.
   std::optional<std::string> export_pcsc;
   unsigned export_slots = 2;   // --export-slots
+  // --vpcd-first-port: the port of vpcd's slot 0 as pcscd's reader
+  // configuration sets it (Debian's: 35963), for the reader-in-use mapping.
+  unsigned vpcd_first_port = 35963;
 };
 
 inline constexpr const char* kDefaultListen = "127.0.0.1:2001";

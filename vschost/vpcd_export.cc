@@ -323,15 +323,14 @@ void VpcdExport::forward_power(Slot& slot, vpcd::Control control) {
 
 void VpcdExport::reader_use_changed(const std::string& pcsc_reader, int use) {
   // The reader name's last number is vpcd's slot ("Virtual PCD 00 01" -> 1),
-  // which listens on 35963 + slot (Debian's reader.conf.d/vpcd, CHANNELID
-  // 0x8C7B); ours start at options_.address.port (--export-pcsc=HOST:35964 is
-  // vpcd's slot 1 as our slot 0).
-  constexpr unsigned kVpcdFirstPort = 35963;
+  // which listens on vpcd's first port + slot (ifd-vpcd.c IFDHCreateChannel:
+  // Channel + slot; Debian's reader.conf.d/vpcd: 35963); ours start at
+  // options_.address.port (--export-pcsc=HOST:35964 is vpcd's slot 1 as our slot 0).
   const std::size_t space = pcsc_reader.rfind(' ');
-  if (space == std::string::npos || options_.address.port < kVpcdFirstPort) return;
+  if (space == std::string::npos || options_.address.port < options_.vpcd_first_port) return;
   const auto vpcd_slot =
       vscard::parse_decimal<unsigned>(std::string_view(pcsc_reader).substr(space + 1), 0u, 999u);
-  const unsigned first = options_.address.port - kVpcdFirstPort;
+  const unsigned first = options_.address.port - options_.vpcd_first_port;
   if (!vpcd_slot || *vpcd_slot < first) return;
   const unsigned index = *vpcd_slot - first;
   if (index >= slots_.size() || !slots_[index]->reader) return;

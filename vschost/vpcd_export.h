@@ -43,6 +43,9 @@ class VpcdExport : public HostObserver {
     // Slot 0's address; slot N is the same host, port + N.
     vscard::Address address = vscard::Address::tcp("127.0.0.1", 35963);
     unsigned slots = kDefaultVpcdSlots;
+    // The port of vpcd's slot 0 (pcscd's reader.conf: DEVICENAME /dev/null:PORT,
+    // Debian's 35963): reader "Virtual PCD 00 0N" listens on it + N.
+    unsigned vpcd_first_port = 35963;
     // 2 and more: also log vpcd's get-ATR polls (about one a second per slot).
     int verbose = 0;
     // --log-pins: PIN-bearing commands unredacted in the debug log.

@@ -57,7 +57,8 @@ class SoftCardExportTest(unittest.TestCase):
         self.assertEqual(readers.get(R0), True, readers)
         self.assertEqual(readers.get(R1), False, readers)
         self.assertEqual(ec.opensc_atr(self.env, R0), ec.CAC_ATR)
-        self.host.wait_output(r"export: client \d+ '.*' -> vpcd slot 0 \(127\.0\.0\.1:35963\)")
+        self.host.wait_output(r"export: client \d+ '.*' -> vpcd slot 0 \(127\.0\.0\.1:%d\)"
+                              % pcsc_env.vpcd_port(0))
 
     def test_pkcs11_lists_the_three_certificates(self):
         self.start_client()

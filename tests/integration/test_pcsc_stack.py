@@ -21,6 +21,18 @@ class PcscStackTest(unittest.TestCase):
         names = {name: present for _, name, present in self.env.readers()}
         self.assertEqual(names, {pcsc_env.reader_name(0): False, pcsc_env.reader_name(1): False})
 
+    def test_vpcd_listens_only_on_our_ports_outside_the_ephemeral_range(self):
+        # Our reader configuration alone (not /etc/reader.conf.d as well, whose
+        # vpcd would listen on 35963), on ports no outgoing connection can take.
+        ports = sorted(pcsc_env.listening_ports(self.env.pcscd.pid))
+        self.assertEqual(ports, [pcsc_env.vpcd_port(0), pcsc_env.vpcd_port(1)])
+        low, high = pcsc_env.ephemeral_port_range()
+        if pcsc_env.choose_vpcd_base_port((low, high)) == pcsc_env.DEBIAN_VPCD_PORT \
+                and low <= pcsc_env.DEBIAN_VPCD_PORT <= high:
+            self.skipTest(f"SKIPPED: the ephemeral range {low}-{high} leaves none of "
+                          f"{pcsc_env.VPCD_PORT_CANDIDATES} outside it")
+        self.assertTrue(all(p < low or p > high for p in ports), (ports, low, high))
+
     def test_vicc_iso7816_card_answers(self):
         self.env.start_vicc(0)
         self.env.wait_card(0)
@@ -54,6 +66,14 @@ class PcscStackTest(unittest.TestCase):
         self.env.wait_card(0)
         self.env.restart_pcscd()
         self.assertTrue(self.env.card_present(0))
+
+
+class VpcdPortChoiceTest(unittest.TestCase):
+    def test_debian_port_when_the_range_allows_it_else_one_outside(self):
+        self.assertEqual(pcsc_env.choose_vpcd_base_port((49152, 65535)), 35963)
+        self.assertEqual(pcsc_env.choose_vpcd_base_port((32768, 60999)), 31963)
+        self.assertEqual(pcsc_env.choose_vpcd_base_port((15000, 60999)), 61963)
+        self.assertEqual(pcsc_env.choose_vpcd_base_port((1024, 65535)), 35963)  # no way out
 
 
 class ParseTest(unittest.TestCase):

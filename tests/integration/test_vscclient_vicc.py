@@ -150,7 +150,7 @@ class ViccOverTlsToPcscTest(unittest.TestCase):
         tls_certs.make_ca(host_dir, "vscard test CA")
         tls_certs.issue(host_dir, host_dir, "server", "localhost", san="DNS:localhost,IP:127.0.0.1")
         tls_certs.client_dir(host_dir, client_dir, with_client_cert=True)
-        env = vc.chain.pcsc()  # the application's side: pcscd with vpcd (slot 0 at 35963)
+        env = vc.chain.pcsc()  # the application's side: pcscd with vpcd (slot 0 at pcsc_env.vpcd_port(0))
         host = vc.chain.vschost("--tls-creds", host_dir, "--export-pcsc")
         client = vc.vscclient(host.port, "--vicc=0", "--tls-creds", client_dir)
         client.wait_output(r"connected to 127\.0\.0\.1:\d+ \(TLS\)", timeout=60)

@@ -66,7 +66,13 @@ class ExportChain:
 
     def vschost(self, *args, interactive=False):
         """vschost on 127.0.0.1:0 with `args`; .port is where it listens. With
-        `interactive`, stdin is a pipe for its console commands."""
+        `interactive`, stdin is a pipe for its console commands. A plain
+        --export-pcsc goes to our pcscd's vpcd (pcsc_env.vpcd_port(0), not
+        Debian's 35963), and vschost learns vpcd's first port."""
+        args = [f"--export-pcsc=127.0.0.1:{pcsc_env.vpcd_port(0)}" if a == "--export-pcsc" else a
+                for a in args]
+        if any(a.startswith("--export-pcsc") for a in args):
+            args.append(f"--vpcd-first-port={pcsc_env.vpcd_port(0)}")
         argv = [self.vschost_path, "--listen", "127.0.0.1:0", "-v", *args]
         argv.insert(1, "--interactive" if interactive else "--no-interactive")
         p = LoggedProcess(argv, self._log("vschost"),

@@ -12,10 +12,20 @@ Facts this relies on (checked on Debian 12):
 - pcscd 1.9.9 run as root with -f stays in the foreground and serves
   /run/pcscd/pcscd.comm; only one pcscd can run on a machine, so a pcscd we did
   not start means the test skips (we never kill it).
-- vsmartcard-vpcd's /etc/reader.conf.d/vpcd gives CHANNELID 0x8C7B (35963); its
-  ifd handler opens one listening port per slot, CHANNELID + slot, two slots by
-  default (vsmartcard configure.ac, --enable-vpcdslots=2), which pcscd names
+- vsmartcard-vpcd's /etc/reader.conf.d/vpcd gives DEVICENAME /dev/null:0x8C7B
+  (35963); its ifd handler listens on that port + slot for each slot
+  (ifd-vpcd.c: IFDHCreateChannelByName reads the port after the ':', "/dev/null"
+  meaning listen; IFDHCreateChannel adds the slot), two slots by default
+  (vsmartcard configure.ac, --enable-vpcdslots=2), which pcscd names
   "Virtual PCD 00 00" and "Virtual PCD 00 01".
+- 35963 and 35964 lie in Linux's ephemeral port range (32768-60999 by default):
+  any outgoing connection on the machine may get one as its local port, and
+  vpcd then cannot listen there. So our pcscd runs with its own reader
+  configuration (pcscd -c DIR: that directory instead of /etc/reader.conf.d)
+  putting vpcd on ports outside the range read from
+  /proc/sys/net/ipv4/ip_local_port_range (vpcd_port(); VPCD_BASE_PORT). Whatever
+  talks to vpcd takes its port from here (vicc -P, vschost --export-pcsc and
+  --vpcd-first-port: lib/export_chain.py).
 - A card program connects to that port; vpcd treats a connected program as an
   inserted card and a closed connection as a removed one (ifd-vpcd.c,
   IFDHICCPresence -> vicc_present). vicc exits when vpcd closes its connection
@@ -39,16 +49,41 @@ import processes
 
 PCSCD = "/usr/sbin/pcscd"
 VICC = "/usr/bin/vicc"
-VPCD_CONF = "/etc/reader.conf.d/vpcd"
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 VICC_PYTHONPATH = "/usr/lib/python3/site-packages/virtualsmartcard"
 CRYPTODOME = "/usr/lib/python3/dist-packages/Cryptodome"
 PCSCD_SOCKET = "/run/pcscd/pcscd.comm"
 # Held while our pcscd runs, so tests from several checkouts take turns.
 LOCK_PATH = "/tmp/vscard-pcscd.lock"
-VPCD_BASE_PORT = 35963
+DEBIAN_VPCD_PORT = 35963
 VPCD_SLOTS = 2
 READER_PREFIX = "Virtual PCD 00 0"
+# vpcd's first port for our pcscd: the first of these whose slots' ports all lie
+# outside the ephemeral range (Debian's own when the range allows it).
+VPCD_PORT_CANDIDATES = (DEBIAN_VPCD_PORT, 31963, 21963, 61963)
+EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+
+
+def ephemeral_port_range():
+    """(low, high) of the ports the kernel hands to outgoing connections."""
+    try:
+        with open(EPHEMERAL_RANGE) as f:
+            low, high = (int(x) for x in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def choose_vpcd_base_port(port_range=None):
+    low, high = port_range or ephemeral_port_range()
+    for base in VPCD_PORT_CANDIDATES:
+        ports = range(base, base + VPCD_SLOTS)
+        if ports[-1] <= 0xFFFF and all(p < low or p > high for p in ports):
+            return base
+    return DEBIAN_VPCD_PORT  # nothing outside the range: the wait in start() may skip
+
+
+VPCD_BASE_PORT = choose_vpcd_base_port()
 
 
 def reader_name(slot):
@@ -57,7 +92,32 @@ def reader_name(slot):
 
 
 def vpcd_port(slot):
+    """The port our pcscd's vpcd listens on for `slot`."""
     return VPCD_BASE_PORT + slot
+
+
+def reader_conf():
+    """Our pcscd's reader configuration: Debian's vpcd entry (FRIENDLYNAME,
+    LIBPATH) on VPCD_BASE_PORT."""
+    return (f'FRIENDLYNAME "Virtual PCD"\n'
+            f"DEVICENAME   /dev/null:{VPCD_BASE_PORT}\n"
+            f"LIBPATH      {VPCD_DRIVER}\n"
+            f"CHANNELID    {VPCD_BASE_PORT}\n")
+
+
+def listening_ports(pid):
+    """The TCP ports process `pid` listens on (ss -tlnpH)."""
+    try:
+        out = subprocess.run(["ss", "-tlnpH"], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    ports = set()
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and f"pid={pid}," in line:
+            ports.add(int(fields[3].rsplit(":", 1)[1]))
+    return ports
 
 
 def _proc_is_live_pcscd(pid):
@@ -138,7 +198,7 @@ class PcscEnv:
     """Our own pcscd and card programs; kills only what it started."""
 
     def __init__(self, workdir=None):
-        missing = [p for p in (PCSCD, VICC, opensc_tool.OPENSC_TOOL, VPCD_CONF, VPCD_DRIVER)
+        missing = [p for p in (PCSCD, VICC, opensc_tool.OPENSC_TOOL, VPCD_DRIVER)
                    if not os.path.exists(p)]
         if not os.path.isdir(CRYPTODOME):
             missing.append(CRYPTODOME + " (python3-pycryptodome)")
@@ -197,7 +257,13 @@ class PcscEnv:
         self._pcscd_starts += 1
         log_path = os.path.join(self.workdir, f"pcscd.{self._pcscd_starts}.log")
         self._pcscd_log = open(log_path, "wb")
-        self.pcscd = subprocess.Popen([PCSCD, "-f"], stdout=self._pcscd_log,
+        # Only our reader configuration: -c replaces /etc/reader.conf.d (pcsc-lite
+        # pcscdaemon.c hands it to RFStartSerialReaders instead of the default).
+        conf_dir = os.path.join(self.workdir, "reader.conf.d")
+        os.makedirs(conf_dir, exist_ok=True)
+        with open(os.path.join(conf_dir, "vpcd"), "w") as f:
+            f.write(reader_conf())
+        self.pcscd = subprocess.Popen([PCSCD, "-f", "-c", conf_dir], stdout=self._pcscd_log,
                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -207,10 +273,21 @@ class PcscEnv:
             if _socket_answers(PCSCD_SOCKET):
                 names = [r[1] for r in self.readers()]
                 if all(reader_name(s) in names for s in range(VPCD_SLOTS)):
+                    self._check_only_our_ports()
                     return
             time.sleep(0.1)
         raise RuntimeError("pcscd did not list vpcd's readers within "
                            f"{timeout} s: " + self.pcscd_log_text()[-2000:])
+
+    def _check_only_our_ports(self):
+        """pcscd listens on our vpcd ports and no others: it did not read
+        /etc/reader.conf.d as well (which would put a vpcd on 35963 too)."""
+        ports = listening_ports(self.pcscd.pid)
+        wanted = {vpcd_port(s) for s in range(VPCD_SLOTS)}
+        if ports is not None and ports != wanted:
+            raise RuntimeError(f"pcscd listens on {sorted(ports)}, expected only vpcd's "
+                               f"{sorted(wanted)} from {self.workdir}/reader.conf.d: "
+                               + self.pcscd_log_text()[-2000:])
 
     @staticmethod
     def _wait_vpcd_ports_free(timeout=30):
