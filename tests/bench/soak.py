@@ -75,7 +75,8 @@ def main():
         client.stdin.write(command + "\n")
         client.stdin.flush()
 
-    rows, failures, start = [], 0, time.monotonic()
+    rows, failures, answered, start = [], 0, 0, time.monotonic()
+    load_start = os.getloadavg()
     try:
         for phase in range(phases):
             client_start = sample(client.pid)
@@ -101,7 +102,8 @@ def main():
                     console("insert")
             host.wait(60)
             client_end = sample(client.pid)
-            row = {"phase": phase + 1, "apdus": (phase + 1) * args.restart_every,
+            answered += sends  # counted from vschost's TAP lines, not assumed
+            row = {"phase": phase + 1, "apdus": answered,
                    "seconds": round(time.monotonic() - start, 1),
                    "vscclient_start": client_start, "vscclient_end": client_end,
                    "vschost_end": host_end}
@@ -115,8 +117,10 @@ def main():
         client.wait(30)
         client_log.close()
     first, last = rows[0], rows[-1]
-    print(f"\n{len(rows)} phases, {last['apdus']} APDUs, {failures} failed steps, "
-          f"{last['seconds']} s")
+    load_end = os.getloadavg()
+    print(f"\n{len(rows)} phases, {last['apdus']} APDUs answered, {failures} failed steps, "
+          f"{last['seconds']} s; load average {load_start[0]:.1f} at the start, "
+          f"{load_end[0]:.1f} at the end")
     for name, index in (("RSS KiB", 0), ("open fds", 1), ("threads", 2)):
         print(f"vscclient {name:9s} start {first['vscclient_start'][index]:8d}  "
               f"after phase 1 {first['vscclient_end'][index]:8d}  "
@@ -125,7 +129,8 @@ def main():
               f"last phase end {last['vschost_end'][index]:8d}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "failures": failures}, f, indent=1)
+            json.dump({"rows": rows, "failures": failures, "apdus": answered,
+                       "load_start": load_start, "load_end": load_end}, f, indent=1)
     tmp.cleanup()
     return 0
 
