@@ -15,10 +15,11 @@
 
 int main(int argc, char** argv) {
   // The user's locale for text (GLib converts its messages to the locale's
-  // charset: “quotes”, not "?"), but C numbers: the JSON and JUnit
-  // reports print decimals with a point whatever LC_NUMERIC says.
-  std::setlocale(LC_ALL, "");
-  std::setlocale(LC_NUMERIC, "C");
+  // charset: “quotes”, not "?") and GLib's translated messages; every other
+  // category stays "C": the JSON and JUnit reports print decimals with a
+  // point whatever LC_NUMERIC says (as in vscclient/main.cc).
+  std::setlocale(LC_CTYPE, "");
+  std::setlocale(LC_MESSAGES, "");
   // vscclient's log format ("vschost: warning: ...", vschost(1) DIAGNOSTICS):
   // every line on stderr (or the journal), debug included, since stdout
   // carries the reports (--report tap/json) and must hold nothing else; peer
