@@ -128,6 +128,23 @@ class TlsDiagnosisTest(unittest.TestCase):
         for conn in accepted:
             conn.close()
 
+    def test_tls_host_closing_before_its_hello_is_not_called_plaintext(self):
+        # A TLS host that turns a client away closes before its server hello;
+        # GIO calls that "not TLS", which would send the user to drop
+        # --tls-creds on both sides for nothing.
+        with VschostProcess(["--tls-creds", self.host_dir, "--max-clients", "1"]) as host, \
+                Vscclient(["--soft-card", "--tls-creds", self.client_mutual], host.port) as first:
+            self.assertTrue(host.wait_stderr("client 1 connected"), host.stderr_text())
+            first.wait_output("host accepted reader", stream="stderr")
+            with Vscclient(["--soft-card", "--no-reconnect", "--tls-creds", self.client_mutual],
+                           host.port) as second:
+                second.wait(60)
+                errors = lines(second.stderr(), "error")
+            self.assertIsNone(first.proc.poll(), first.stderr())
+        self.assertEqual(len(errors), 1, errors)
+        self.assertIn("closed the connection before answering our TLS hello", errors[0])
+        self.assertNotIn("does not speak TLS", errors[0])
+
     def test_retried_quietly_with_reconnect_on(self):
         # Default options: a host may also stay silent for other reasons, so
         # vscclient keeps trying, with the one warning of the streak.

@@ -27,11 +27,13 @@ std::string describe(GSocketAddress* address);
 // peer) the local path.
 std::string describe_peer(GIOStream* stream);
 
+// Whether the peer of a TCP socket has sent any data so far (TCP_INFO; a FIN
+// or a reset alone is not data), or nullopt where the system does not say (a
+// Unix socket, an old kernel).
+std::optional<bool> tcp_peer_sent_data(GSocket* socket);
+
 // TCP_NODELAY and, if given, SO_KEEPALIVE + TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT.
 // Does nothing for a non-TCP socket.
-// How many bytes the peer of a TCP socket has sent so far (TCP_INFO), or
-// nullopt where the system does not say (a Unix socket, an old kernel).
-std::optional<std::uint64_t> tcp_bytes_received(GSocket* socket);
 
 bool apply_tcp_options(GSocket* socket, const std::optional<Keepalive>& keepalive, GError** error);
 

@@ -55,8 +55,8 @@ struct ClientHandshake : std::enable_shared_from_this<ClientHandshake> {
 
   static gboolean on_hello_timer(gpointer data) {
     auto* state = static_cast<ClientHandshake*>(data);
-    auto received = tcp_bytes_received(state->socket);
-    if (received && *received == 0) {
+    auto sent = tcp_peer_sent_data(state->socket);
+    if (sent && !*sent) {
       state->no_answer = true;
       g_cancellable_cancel(state->cancellable.get());
     }
@@ -155,8 +155,17 @@ struct ClientHandshake : std::enable_shared_from_this<ClientHandshake> {
     }
     if (g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED))
       return set(TransportError::TlsNoClientCertificate, kClientCertificateRequired);
-    if (g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS))
+    if (g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS)) {
+      // GIO says NOT_TLS also when the host closed before answering at all,
+      // which a TLS host does when it turns clients away (vschost at
+      // --max-clients): only bytes that were not TLS mean "not TLS".
+      const auto sent = tcp_peer_sent_data(socket);
+      if (sent && !*sent)
+        return set(TransportError::TlsHandshake,
+                   "the host closed the connection before answering our TLS hello (it may be "
+                   "serving its maximum number of clients, or refuse this address)");
       return set(TransportError::TlsHandshake, "the peer does not speak TLS");
+    }
     std::string text = error ? error->message : "unknown error";
     if (!have_certificate && error && error->domain == G_TLS_ERROR)
       text += " (if the server requires a client certificate, add client-cert.pem and client-key.pem)";
