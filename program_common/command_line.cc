@@ -6,6 +6,8 @@
 #include <memory>
 #include <string_view>
 
+#include "vscard/glib_ptr.h"
+
 namespace programs {
 namespace {
 
@@ -134,16 +136,12 @@ std::optional<std::vector<std::string>> parse_command_line(int argc, char** argv
   g_option_context_set_main_group(context.get(), group);
   gint count = static_cast<gint>(ordered.size());
   gchar** cursor = words.data();
-  GError* failure = nullptr;
-  bool ok = g_option_context_parse(context.get(), &count, &cursor, &failure);
-  if (!ok) {
-    *error = failure->message;
-    g_error_free(failure);
+  vscard::GErrorPtr failure;
+  if (!g_option_context_parse(context.get(), &count, &cursor, failure.out())) {
+    *error = failure.message();
     g_strfreev(remaining);
     // GOption's own messages start with a capital ("Unknown option --x").
-    if (!error->empty() && (*error)[0] >= 'A' && (*error)[0] <= 'Z') {
-      (*error)[0] = static_cast<char>((*error)[0] - 'A' + 'a');
-    }
+    if (!error->empty()) (*error)[0] = g_ascii_tolower((*error)[0]);
     return std::nullopt;
   }
   std::vector<std::string> result;

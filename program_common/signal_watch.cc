@@ -27,16 +27,13 @@ SignalWatch::SignalWatch(std::initializer_list<int> signals, OnSignal on_signal,
     pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
     return;
   }
-  source_ = g_unix_fd_source_new(fd_, G_IO_IN);
-  g_source_set_callback(source_, G_SOURCE_FUNC(&SignalWatch::readable), this, nullptr);
-  g_source_attach(source_, context);
+  source_.reset(g_unix_fd_source_new(fd_, G_IO_IN));
+  g_source_set_callback(source_.get(), G_SOURCE_FUNC(&SignalWatch::readable), this, nullptr);
+  g_source_attach(source_.get(), context);
 }
 
 SignalWatch::~SignalWatch() {
-  if (source_ != nullptr) {
-    g_source_destroy(source_);
-    g_source_unref(source_);
-  }
+  source_.reset();
   if (fd_ >= 0) close(fd_);
 }
 

@@ -18,6 +18,8 @@
 #include <functional>
 #include <initializer_list>
 
+#include "vscard/glib_ptr.h"
+
 namespace programs {
 
 class SignalWatch {
@@ -38,7 +40,7 @@ class SignalWatch {
 
   OnSignal on_signal_;
   int fd_ = -1;
-  GSource* source_ = nullptr;
+  vscard::GSourcePtr source_;
 };
 
 }  // namespace programs
