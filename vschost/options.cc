@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <iterator>
+#include <set>
+#include <string>
 
 #include "command_line.h"
 #include "help_text.h"
@@ -32,14 +34,18 @@ gboolean show_help(const gchar*, const gchar*, gpointer data, GError**) {
   return TRUE;
 }
 
+// The help lines of the options `names`, in that order; each name goes into
+// `listed`, so that an option no section names can still be shown.
 template <std::size_t N>
-std::vector<programs::HelpItem> items(const GOptionEntry* entries, const char* const (&names)[N]) {
+std::vector<programs::HelpItem> items(const GOptionEntry* entries, const char* const (&names)[N],
+                                      std::set<std::string>& listed) {
   std::vector<programs::HelpItem> all;
   for (const char* name : names) {
     for (const GOptionEntry* e = entries; e->long_name != nullptr; ++e) {
       if (std::string(e->long_name) != name) continue;
       auto item = programs::help_items(e, 1);
       all.insert(all.end(), item.begin(), item.end());
+      listed.insert(name);
     }
   }
   return all;
@@ -48,6 +54,7 @@ std::vector<programs::HelpItem> items(const GOptionEntry* entries, const char* c
 // --help: the layout vscclient's has (help_text.h), the options grouped.
 std::string help(const GOptionEntry* entries) {
   programs::Help help;
+  std::set<std::string> listed;
   help.usage = {"[OPTION]..."};
   help.summary =
       "A VSCard host for testing smart-card clients: what QEMU's ccid-card-passthru device "
@@ -57,27 +64,28 @@ std::string help(const GOptionEntry* entries) {
   help.sections.push_back(
       {"Listening",
        "ADDR: HOST:PORT, [IPV6]:PORT, :PORT (every address) or unix:PATH.",
-       items(entries, {"listen", "tls-creds", "tls-handshake-timeout", "max-clients"})});
-  help.sections.push_back({"Host", "", items(entries, {"mode", "max-readers"})});
+       items(entries, {"listen", "tls-creds", "tls-handshake-timeout", "max-clients"}, listed)});
+  help.sections.push_back({"Host", "", items(entries, {"mode", "max-readers"}, listed)});
   help.sections.push_back(
       {"Scripts and reports",
        "Scripts: see vschost(1) and docs/vschost-scripts.md. FORMAT: tap (TAP 13 on stdout) "
        "or json (events and step results as JSON lines on stdout), and junit:PATH (a JUnit "
        "XML file, checked before clients are served and written at the end).",
-       items(entries, {"script", "report", "once", "timeout"})});
+       items(entries, {"script", "report", "once", "timeout"}, listed)});
   help.sections.push_back(
       {"PC/SC export", "See docs/export-pcsc.md.",
-       items(entries, {"export-pcsc", "export-slots"})});
-  help.sections.push_back({"Console", "", items(entries, {"interactive", "no-interactive"})});
-  help.sections.push_back({"Logging", "", items(entries, {"verbose", "log-pins"})});
-  help.sections.push_back({"Information", "", items(entries, {"version", "help"})});
-  // An option left out of the lists above still gets its line.
-  std::size_t listed = 0, all = 0;
-  for (const auto& section : help.sections) listed += section.items.size();
-  for (const GOptionEntry* e = entries; e->long_name != nullptr; ++e) ++all;
-  if (listed != all) {
-    help.sections.push_back({"Other options", "", programs::help_items(entries, all)});
+       items(entries, {"export-pcsc", "export-slots", "vpcd-first-port"}, listed)});
+  help.sections.push_back({"Console", "", items(entries, {"interactive", "no-interactive"}, listed)});
+  help.sections.push_back({"Logging", "", items(entries, {"verbose", "log-pins"}, listed)});
+  help.sections.push_back({"Information", "", items(entries, {"version", "help"}, listed)});
+  // An option left out of the lists above still gets its line (and only it).
+  std::vector<programs::HelpItem> others;
+  for (const GOptionEntry* e = entries; e->long_name != nullptr; ++e) {
+    if (listed.count(e->long_name) != 0) continue;
+    auto item = programs::help_items(e, 1);
+    others.insert(others.end(), item.begin(), item.end());
   }
+  if (!others.empty()) help.sections.push_back({"Other options", "", others});
   help.sections.push_back(
       {"Commands on standard input",
        "Read when stdin is a terminal or with --interactive. READER is ID or CLIENT:ID.",

@@ -122,6 +122,15 @@ class HelpLayoutTest(unittest.TestCase):
                 self.assertRegex(r.stderr, rf"^{name}: error: .*{args[0].split('=')[0]}.*\n"
                                            rf"Try '{name} --help' for more information\.\n$")
 
+    def test_each_option_has_one_line(self):
+        # An option no section names goes under "Other options" alone, not the
+        # whole list again.
+        for name, path in self.paths.items():
+            items = [m.group(2) for m in map(ITEM.match, run(path, "--help").stdout.splitlines())
+                     if m]
+            repeated = sorted({item for item in items if items.count(item) > 1})
+            self.assertEqual(repeated, [], name)
+
     def test_man_page_lists_the_options_of_help(self):
         for name, path in self.paths.items():
             listed = help_options(run(path, "--help").stdout)
